@@ -1,0 +1,10 @@
+export {
+  type EtcdProcess,
+  type EtcdProcessOptions,
+  inCI,
+  REAL_ETCD_BIN,
+  REAL_ETCDCTL_BIN,
+  realEtcdAvailable,
+  startEtcd,
+} from './etcd.js';
+export { freePort } from './ports.js';
