@@ -55,8 +55,11 @@ export interface RequestHeader {
   authRevision: number;
 }
 
+/**
+ * Fields are declared in field-number order (header = 100 after lease_checkpoint) so the
+ * encoder emits them in the order etcd's gogo-generated marshaller does: byte-identical.
+ */
 export interface InternalRaftRequest {
-  header: RequestHeader | undefined;
   ID: bigint;
   v2: Request | undefined;
   range: RangeRequest | undefined;
@@ -68,6 +71,7 @@ export interface InternalRaftRequest {
   leaseRevoke: LeaseRevokeRequest | undefined;
   alarm: AlarmRequest | undefined;
   leaseCheckpoint: LeaseCheckpointRequest | undefined;
+  header: RequestHeader | undefined;
   authEnable: AuthEnableRequest | undefined;
   authDisable: AuthDisableRequest | undefined;
   authStatus: AuthStatusRequest | undefined;
@@ -190,7 +194,6 @@ export const RequestHeader: MessageFns<RequestHeader> = {
 
 function createBaseInternalRaftRequest(): InternalRaftRequest {
   return {
-    header: undefined,
     ID: 0n,
     v2: undefined,
     range: undefined,
@@ -202,6 +205,7 @@ function createBaseInternalRaftRequest(): InternalRaftRequest {
     leaseRevoke: undefined,
     alarm: undefined,
     leaseCheckpoint: undefined,
+    header: undefined,
     authEnable: undefined,
     authDisable: undefined,
     authStatus: undefined,
@@ -227,9 +231,6 @@ function createBaseInternalRaftRequest(): InternalRaftRequest {
 
 export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
   encode(message: InternalRaftRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.header !== undefined) {
-      RequestHeader.encode(message.header, writer.uint32(802).fork()).join();
-    }
     if (message.ID !== 0n) {
       if (BigInt.asUintN(64, message.ID) !== message.ID) {
         throw new globalThis.Error("value provided for field message.ID of type uint64 too large");
@@ -265,6 +266,9 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
     }
     if (message.leaseCheckpoint !== undefined) {
       LeaseCheckpointRequest.encode(message.leaseCheckpoint, writer.uint32(90).fork()).join();
+    }
+    if (message.header !== undefined) {
+      RequestHeader.encode(message.header, writer.uint32(802).fork()).join();
     }
     if (message.authEnable !== undefined) {
       AuthEnableRequest.encode(message.authEnable, writer.uint32(8002).fork()).join();
@@ -342,14 +346,6 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
-          case 100: {
-            if (tag !== 802) {
-              break;
-            }
-
-            message.header = RequestHeader.decode(reader, reader.uint32());
-            continue;
-          }
           case 1: {
             if (tag !== 8) {
               break;
@@ -436,6 +432,14 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
             }
 
             message.leaseCheckpoint = LeaseCheckpointRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.header = RequestHeader.decode(reader, reader.uint32());
             continue;
           }
           case 1000: {
@@ -615,9 +619,6 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
   },
   fromPartial(object: DeepPartial<InternalRaftRequest>): InternalRaftRequest {
     const message = createBaseInternalRaftRequest();
-    message.header = (object.header !== undefined && object.header !== null)
-      ? RequestHeader.fromPartial(object.header)
-      : undefined;
     message.ID = (object.ID !== undefined && object.ID !== null) ? BigInt(object.ID) : 0n;
     message.v2 = (object.v2 !== undefined && object.v2 !== null) ? Request.fromPartial(object.v2) : undefined;
     message.range = (object.range !== undefined && object.range !== null)
@@ -642,6 +643,9 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
       : undefined;
     message.leaseCheckpoint = (object.leaseCheckpoint !== undefined && object.leaseCheckpoint !== null)
       ? LeaseCheckpointRequest.fromPartial(object.leaseCheckpoint)
+      : undefined;
+    message.header = (object.header !== undefined && object.header !== null)
+      ? RequestHeader.fromPartial(object.header)
       : undefined;
     message.authEnable = (object.authEnable !== undefined && object.authEnable !== null)
       ? AuthEnableRequest.fromPartial(object.authEnable)

@@ -25,6 +25,27 @@ import {
 import { Permission, UserAddOptions } from "../authpb/auth.js";
 import { Event, KeyValue } from "../mvccpb/kv.js";
 
+const scratchWriter = { current: new BinaryWriter() };
+const SCRATCH_KEEP_BYTES = 1 << 20;
+
+/** Encodes into a reusable writer; the result owns its bytes (finish() slices). */
+function serialize<T>(codec: { encode(message: T, writer: BinaryWriter): BinaryWriter }, value: T): Buffer {
+  const writer = scratchWriter.current;
+  try {
+    const bytes = codec.encode(value, writer).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (err) {
+    // A failed encode leaves the writer mid-message: start the next one clean.
+    scratchWriter.current = new BinaryWriter();
+    throw err;
+  } finally {
+    // Do not pin a huge buffer after one huge message.
+    if ((writer as unknown as { buffer: Uint8Array }).buffer.length > SCRATCH_KEEP_BYTES) {
+      scratchWriter.current = new BinaryWriter();
+    }
+  }
+}
+
 /**
  * etcd's v3 client API (package etcdserverpb), with the service, message and field
  * names and numbers of etcd 3.5, so that etcd's clients and servers and ours exchange
@@ -7584,45 +7605,45 @@ export const KVService = {
     path: "/etcdserverpb.KV/Range" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: RangeRequest): Buffer => Buffer.from(RangeRequest.encode(value).finish()),
+    requestSerialize: (value: RangeRequest): Buffer => serialize(RangeRequest, value),
     requestDeserialize: (value: Buffer): RangeRequest => RangeRequest.decode(value),
-    responseSerialize: (value: RangeResponse): Buffer => Buffer.from(RangeResponse.encode(value).finish()),
+    responseSerialize: (value: RangeResponse): Buffer => serialize(RangeResponse, value),
     responseDeserialize: (value: Buffer): RangeResponse => RangeResponse.decode(value),
   },
   put: {
     path: "/etcdserverpb.KV/Put" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: PutRequest): Buffer => Buffer.from(PutRequest.encode(value).finish()),
+    requestSerialize: (value: PutRequest): Buffer => serialize(PutRequest, value),
     requestDeserialize: (value: Buffer): PutRequest => PutRequest.decode(value),
-    responseSerialize: (value: PutResponse): Buffer => Buffer.from(PutResponse.encode(value).finish()),
+    responseSerialize: (value: PutResponse): Buffer => serialize(PutResponse, value),
     responseDeserialize: (value: Buffer): PutResponse => PutResponse.decode(value),
   },
   deleteRange: {
     path: "/etcdserverpb.KV/DeleteRange" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: DeleteRangeRequest): Buffer => Buffer.from(DeleteRangeRequest.encode(value).finish()),
+    requestSerialize: (value: DeleteRangeRequest): Buffer => serialize(DeleteRangeRequest, value),
     requestDeserialize: (value: Buffer): DeleteRangeRequest => DeleteRangeRequest.decode(value),
-    responseSerialize: (value: DeleteRangeResponse): Buffer => Buffer.from(DeleteRangeResponse.encode(value).finish()),
+    responseSerialize: (value: DeleteRangeResponse): Buffer => serialize(DeleteRangeResponse, value),
     responseDeserialize: (value: Buffer): DeleteRangeResponse => DeleteRangeResponse.decode(value),
   },
   txn: {
     path: "/etcdserverpb.KV/Txn" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: TxnRequest): Buffer => Buffer.from(TxnRequest.encode(value).finish()),
+    requestSerialize: (value: TxnRequest): Buffer => serialize(TxnRequest, value),
     requestDeserialize: (value: Buffer): TxnRequest => TxnRequest.decode(value),
-    responseSerialize: (value: TxnResponse): Buffer => Buffer.from(TxnResponse.encode(value).finish()),
+    responseSerialize: (value: TxnResponse): Buffer => serialize(TxnResponse, value),
     responseDeserialize: (value: Buffer): TxnResponse => TxnResponse.decode(value),
   },
   compact: {
     path: "/etcdserverpb.KV/Compact" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: CompactionRequest): Buffer => Buffer.from(CompactionRequest.encode(value).finish()),
+    requestSerialize: (value: CompactionRequest): Buffer => serialize(CompactionRequest, value),
     requestDeserialize: (value: Buffer): CompactionRequest => CompactionRequest.decode(value),
-    responseSerialize: (value: CompactionResponse): Buffer => Buffer.from(CompactionResponse.encode(value).finish()),
+    responseSerialize: (value: CompactionResponse): Buffer => serialize(CompactionResponse, value),
     responseDeserialize: (value: Buffer): CompactionResponse => CompactionResponse.decode(value),
   },
 } as const;
@@ -7720,9 +7741,9 @@ export const WatchService = {
     path: "/etcdserverpb.Watch/Watch" as const,
     requestStream: true as const,
     responseStream: true as const,
-    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestSerialize: (value: WatchRequest): Buffer => serialize(WatchRequest, value),
     requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
-    responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
+    responseSerialize: (value: WatchResponse): Buffer => serialize(WatchResponse, value),
     responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
   },
 } as const;
@@ -7751,18 +7772,18 @@ export const LeaseService = {
     path: "/etcdserverpb.Lease/LeaseGrant" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: LeaseGrantRequest): Buffer => Buffer.from(LeaseGrantRequest.encode(value).finish()),
+    requestSerialize: (value: LeaseGrantRequest): Buffer => serialize(LeaseGrantRequest, value),
     requestDeserialize: (value: Buffer): LeaseGrantRequest => LeaseGrantRequest.decode(value),
-    responseSerialize: (value: LeaseGrantResponse): Buffer => Buffer.from(LeaseGrantResponse.encode(value).finish()),
+    responseSerialize: (value: LeaseGrantResponse): Buffer => serialize(LeaseGrantResponse, value),
     responseDeserialize: (value: Buffer): LeaseGrantResponse => LeaseGrantResponse.decode(value),
   },
   leaseRevoke: {
     path: "/etcdserverpb.Lease/LeaseRevoke" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: LeaseRevokeRequest): Buffer => Buffer.from(LeaseRevokeRequest.encode(value).finish()),
+    requestSerialize: (value: LeaseRevokeRequest): Buffer => serialize(LeaseRevokeRequest, value),
     requestDeserialize: (value: Buffer): LeaseRevokeRequest => LeaseRevokeRequest.decode(value),
-    responseSerialize: (value: LeaseRevokeResponse): Buffer => Buffer.from(LeaseRevokeResponse.encode(value).finish()),
+    responseSerialize: (value: LeaseRevokeResponse): Buffer => serialize(LeaseRevokeResponse, value),
     responseDeserialize: (value: Buffer): LeaseRevokeResponse => LeaseRevokeResponse.decode(value),
   },
   leaseKeepAlive: {
@@ -7770,10 +7791,10 @@ export const LeaseService = {
     requestStream: true as const,
     responseStream: true as const,
     requestSerialize: (value: LeaseKeepAliveRequest): Buffer =>
-      Buffer.from(LeaseKeepAliveRequest.encode(value).finish()),
+      serialize(LeaseKeepAliveRequest, value),
     requestDeserialize: (value: Buffer): LeaseKeepAliveRequest => LeaseKeepAliveRequest.decode(value),
     responseSerialize: (value: LeaseKeepAliveResponse): Buffer =>
-      Buffer.from(LeaseKeepAliveResponse.encode(value).finish()),
+      serialize(LeaseKeepAliveResponse, value),
     responseDeserialize: (value: Buffer): LeaseKeepAliveResponse => LeaseKeepAliveResponse.decode(value),
   },
   leaseTimeToLive: {
@@ -7781,19 +7802,19 @@ export const LeaseService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: LeaseTimeToLiveRequest): Buffer =>
-      Buffer.from(LeaseTimeToLiveRequest.encode(value).finish()),
+      serialize(LeaseTimeToLiveRequest, value),
     requestDeserialize: (value: Buffer): LeaseTimeToLiveRequest => LeaseTimeToLiveRequest.decode(value),
     responseSerialize: (value: LeaseTimeToLiveResponse): Buffer =>
-      Buffer.from(LeaseTimeToLiveResponse.encode(value).finish()),
+      serialize(LeaseTimeToLiveResponse, value),
     responseDeserialize: (value: Buffer): LeaseTimeToLiveResponse => LeaseTimeToLiveResponse.decode(value),
   },
   leaseLeases: {
     path: "/etcdserverpb.Lease/LeaseLeases" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: LeaseLeasesRequest): Buffer => Buffer.from(LeaseLeasesRequest.encode(value).finish()),
+    requestSerialize: (value: LeaseLeasesRequest): Buffer => serialize(LeaseLeasesRequest, value),
     requestDeserialize: (value: Buffer): LeaseLeasesRequest => LeaseLeasesRequest.decode(value),
-    responseSerialize: (value: LeaseLeasesResponse): Buffer => Buffer.from(LeaseLeasesResponse.encode(value).finish()),
+    responseSerialize: (value: LeaseLeasesResponse): Buffer => serialize(LeaseLeasesResponse, value),
     responseDeserialize: (value: Buffer): LeaseLeasesResponse => LeaseLeasesResponse.decode(value),
   },
 } as const;
@@ -7887,48 +7908,48 @@ export const ClusterService = {
     path: "/etcdserverpb.Cluster/MemberAdd" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: MemberAddRequest): Buffer => Buffer.from(MemberAddRequest.encode(value).finish()),
+    requestSerialize: (value: MemberAddRequest): Buffer => serialize(MemberAddRequest, value),
     requestDeserialize: (value: Buffer): MemberAddRequest => MemberAddRequest.decode(value),
-    responseSerialize: (value: MemberAddResponse): Buffer => Buffer.from(MemberAddResponse.encode(value).finish()),
+    responseSerialize: (value: MemberAddResponse): Buffer => serialize(MemberAddResponse, value),
     responseDeserialize: (value: Buffer): MemberAddResponse => MemberAddResponse.decode(value),
   },
   memberRemove: {
     path: "/etcdserverpb.Cluster/MemberRemove" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: MemberRemoveRequest): Buffer => Buffer.from(MemberRemoveRequest.encode(value).finish()),
+    requestSerialize: (value: MemberRemoveRequest): Buffer => serialize(MemberRemoveRequest, value),
     requestDeserialize: (value: Buffer): MemberRemoveRequest => MemberRemoveRequest.decode(value),
     responseSerialize: (value: MemberRemoveResponse): Buffer =>
-      Buffer.from(MemberRemoveResponse.encode(value).finish()),
+      serialize(MemberRemoveResponse, value),
     responseDeserialize: (value: Buffer): MemberRemoveResponse => MemberRemoveResponse.decode(value),
   },
   memberUpdate: {
     path: "/etcdserverpb.Cluster/MemberUpdate" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: MemberUpdateRequest): Buffer => Buffer.from(MemberUpdateRequest.encode(value).finish()),
+    requestSerialize: (value: MemberUpdateRequest): Buffer => serialize(MemberUpdateRequest, value),
     requestDeserialize: (value: Buffer): MemberUpdateRequest => MemberUpdateRequest.decode(value),
     responseSerialize: (value: MemberUpdateResponse): Buffer =>
-      Buffer.from(MemberUpdateResponse.encode(value).finish()),
+      serialize(MemberUpdateResponse, value),
     responseDeserialize: (value: Buffer): MemberUpdateResponse => MemberUpdateResponse.decode(value),
   },
   memberList: {
     path: "/etcdserverpb.Cluster/MemberList" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: MemberListRequest): Buffer => Buffer.from(MemberListRequest.encode(value).finish()),
+    requestSerialize: (value: MemberListRequest): Buffer => serialize(MemberListRequest, value),
     requestDeserialize: (value: Buffer): MemberListRequest => MemberListRequest.decode(value),
-    responseSerialize: (value: MemberListResponse): Buffer => Buffer.from(MemberListResponse.encode(value).finish()),
+    responseSerialize: (value: MemberListResponse): Buffer => serialize(MemberListResponse, value),
     responseDeserialize: (value: Buffer): MemberListResponse => MemberListResponse.decode(value),
   },
   memberPromote: {
     path: "/etcdserverpb.Cluster/MemberPromote" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: MemberPromoteRequest): Buffer => Buffer.from(MemberPromoteRequest.encode(value).finish()),
+    requestSerialize: (value: MemberPromoteRequest): Buffer => serialize(MemberPromoteRequest, value),
     requestDeserialize: (value: Buffer): MemberPromoteRequest => MemberPromoteRequest.decode(value),
     responseSerialize: (value: MemberPromoteResponse): Buffer =>
-      Buffer.from(MemberPromoteResponse.encode(value).finish()),
+      serialize(MemberPromoteResponse, value),
     responseDeserialize: (value: Buffer): MemberPromoteResponse => MemberPromoteResponse.decode(value),
   },
 } as const;
@@ -8031,63 +8052,63 @@ export const MaintenanceService = {
     path: "/etcdserverpb.Maintenance/Alarm" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AlarmRequest): Buffer => Buffer.from(AlarmRequest.encode(value).finish()),
+    requestSerialize: (value: AlarmRequest): Buffer => serialize(AlarmRequest, value),
     requestDeserialize: (value: Buffer): AlarmRequest => AlarmRequest.decode(value),
-    responseSerialize: (value: AlarmResponse): Buffer => Buffer.from(AlarmResponse.encode(value).finish()),
+    responseSerialize: (value: AlarmResponse): Buffer => serialize(AlarmResponse, value),
     responseDeserialize: (value: Buffer): AlarmResponse => AlarmResponse.decode(value),
   },
   status: {
     path: "/etcdserverpb.Maintenance/Status" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: StatusRequest): Buffer => Buffer.from(StatusRequest.encode(value).finish()),
+    requestSerialize: (value: StatusRequest): Buffer => serialize(StatusRequest, value),
     requestDeserialize: (value: Buffer): StatusRequest => StatusRequest.decode(value),
-    responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
+    responseSerialize: (value: StatusResponse): Buffer => serialize(StatusResponse, value),
     responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
   },
   defragment: {
     path: "/etcdserverpb.Maintenance/Defragment" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: DefragmentRequest): Buffer => Buffer.from(DefragmentRequest.encode(value).finish()),
+    requestSerialize: (value: DefragmentRequest): Buffer => serialize(DefragmentRequest, value),
     requestDeserialize: (value: Buffer): DefragmentRequest => DefragmentRequest.decode(value),
-    responseSerialize: (value: DefragmentResponse): Buffer => Buffer.from(DefragmentResponse.encode(value).finish()),
+    responseSerialize: (value: DefragmentResponse): Buffer => serialize(DefragmentResponse, value),
     responseDeserialize: (value: Buffer): DefragmentResponse => DefragmentResponse.decode(value),
   },
   hash: {
     path: "/etcdserverpb.Maintenance/Hash" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: HashRequest): Buffer => Buffer.from(HashRequest.encode(value).finish()),
+    requestSerialize: (value: HashRequest): Buffer => serialize(HashRequest, value),
     requestDeserialize: (value: Buffer): HashRequest => HashRequest.decode(value),
-    responseSerialize: (value: HashResponse): Buffer => Buffer.from(HashResponse.encode(value).finish()),
+    responseSerialize: (value: HashResponse): Buffer => serialize(HashResponse, value),
     responseDeserialize: (value: Buffer): HashResponse => HashResponse.decode(value),
   },
   hashKv: {
     path: "/etcdserverpb.Maintenance/HashKV" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: HashKVRequest): Buffer => Buffer.from(HashKVRequest.encode(value).finish()),
+    requestSerialize: (value: HashKVRequest): Buffer => serialize(HashKVRequest, value),
     requestDeserialize: (value: Buffer): HashKVRequest => HashKVRequest.decode(value),
-    responseSerialize: (value: HashKVResponse): Buffer => Buffer.from(HashKVResponse.encode(value).finish()),
+    responseSerialize: (value: HashKVResponse): Buffer => serialize(HashKVResponse, value),
     responseDeserialize: (value: Buffer): HashKVResponse => HashKVResponse.decode(value),
   },
   snapshot: {
     path: "/etcdserverpb.Maintenance/Snapshot" as const,
     requestStream: false as const,
     responseStream: true as const,
-    requestSerialize: (value: SnapshotRequest): Buffer => Buffer.from(SnapshotRequest.encode(value).finish()),
+    requestSerialize: (value: SnapshotRequest): Buffer => serialize(SnapshotRequest, value),
     requestDeserialize: (value: Buffer): SnapshotRequest => SnapshotRequest.decode(value),
-    responseSerialize: (value: SnapshotResponse): Buffer => Buffer.from(SnapshotResponse.encode(value).finish()),
+    responseSerialize: (value: SnapshotResponse): Buffer => serialize(SnapshotResponse, value),
     responseDeserialize: (value: Buffer): SnapshotResponse => SnapshotResponse.decode(value),
   },
   moveLeader: {
     path: "/etcdserverpb.Maintenance/MoveLeader" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: MoveLeaderRequest): Buffer => Buffer.from(MoveLeaderRequest.encode(value).finish()),
+    requestSerialize: (value: MoveLeaderRequest): Buffer => serialize(MoveLeaderRequest, value),
     requestDeserialize: (value: Buffer): MoveLeaderRequest => MoveLeaderRequest.decode(value),
-    responseSerialize: (value: MoveLeaderResponse): Buffer => Buffer.from(MoveLeaderResponse.encode(value).finish()),
+    responseSerialize: (value: MoveLeaderResponse): Buffer => serialize(MoveLeaderResponse, value),
     responseDeserialize: (value: Buffer): MoveLeaderResponse => MoveLeaderResponse.decode(value),
   },
   /** Added in etcd 3.5. */
@@ -8095,9 +8116,9 @@ export const MaintenanceService = {
     path: "/etcdserverpb.Maintenance/Downgrade" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: DowngradeRequest): Buffer => Buffer.from(DowngradeRequest.encode(value).finish()),
+    requestSerialize: (value: DowngradeRequest): Buffer => serialize(DowngradeRequest, value),
     requestDeserialize: (value: Buffer): DowngradeRequest => DowngradeRequest.decode(value),
-    responseSerialize: (value: DowngradeResponse): Buffer => Buffer.from(DowngradeResponse.encode(value).finish()),
+    responseSerialize: (value: DowngradeResponse): Buffer => serialize(DowngradeResponse, value),
     responseDeserialize: (value: Buffer): DowngradeResponse => DowngradeResponse.decode(value),
   },
 } as const;
@@ -8241,65 +8262,65 @@ export const AuthService = {
     path: "/etcdserverpb.Auth/AuthEnable" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthEnableRequest): Buffer => Buffer.from(AuthEnableRequest.encode(value).finish()),
+    requestSerialize: (value: AuthEnableRequest): Buffer => serialize(AuthEnableRequest, value),
     requestDeserialize: (value: Buffer): AuthEnableRequest => AuthEnableRequest.decode(value),
-    responseSerialize: (value: AuthEnableResponse): Buffer => Buffer.from(AuthEnableResponse.encode(value).finish()),
+    responseSerialize: (value: AuthEnableResponse): Buffer => serialize(AuthEnableResponse, value),
     responseDeserialize: (value: Buffer): AuthEnableResponse => AuthEnableResponse.decode(value),
   },
   authDisable: {
     path: "/etcdserverpb.Auth/AuthDisable" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthDisableRequest): Buffer => Buffer.from(AuthDisableRequest.encode(value).finish()),
+    requestSerialize: (value: AuthDisableRequest): Buffer => serialize(AuthDisableRequest, value),
     requestDeserialize: (value: Buffer): AuthDisableRequest => AuthDisableRequest.decode(value),
-    responseSerialize: (value: AuthDisableResponse): Buffer => Buffer.from(AuthDisableResponse.encode(value).finish()),
+    responseSerialize: (value: AuthDisableResponse): Buffer => serialize(AuthDisableResponse, value),
     responseDeserialize: (value: Buffer): AuthDisableResponse => AuthDisableResponse.decode(value),
   },
   authStatus: {
     path: "/etcdserverpb.Auth/AuthStatus" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthStatusRequest): Buffer => Buffer.from(AuthStatusRequest.encode(value).finish()),
+    requestSerialize: (value: AuthStatusRequest): Buffer => serialize(AuthStatusRequest, value),
     requestDeserialize: (value: Buffer): AuthStatusRequest => AuthStatusRequest.decode(value),
-    responseSerialize: (value: AuthStatusResponse): Buffer => Buffer.from(AuthStatusResponse.encode(value).finish()),
+    responseSerialize: (value: AuthStatusResponse): Buffer => serialize(AuthStatusResponse, value),
     responseDeserialize: (value: Buffer): AuthStatusResponse => AuthStatusResponse.decode(value),
   },
   authenticate: {
     path: "/etcdserverpb.Auth/Authenticate" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthenticateRequest): Buffer => Buffer.from(AuthenticateRequest.encode(value).finish()),
+    requestSerialize: (value: AuthenticateRequest): Buffer => serialize(AuthenticateRequest, value),
     requestDeserialize: (value: Buffer): AuthenticateRequest => AuthenticateRequest.decode(value),
     responseSerialize: (value: AuthenticateResponse): Buffer =>
-      Buffer.from(AuthenticateResponse.encode(value).finish()),
+      serialize(AuthenticateResponse, value),
     responseDeserialize: (value: Buffer): AuthenticateResponse => AuthenticateResponse.decode(value),
   },
   userAdd: {
     path: "/etcdserverpb.Auth/UserAdd" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthUserAddRequest): Buffer => Buffer.from(AuthUserAddRequest.encode(value).finish()),
+    requestSerialize: (value: AuthUserAddRequest): Buffer => serialize(AuthUserAddRequest, value),
     requestDeserialize: (value: Buffer): AuthUserAddRequest => AuthUserAddRequest.decode(value),
-    responseSerialize: (value: AuthUserAddResponse): Buffer => Buffer.from(AuthUserAddResponse.encode(value).finish()),
+    responseSerialize: (value: AuthUserAddResponse): Buffer => serialize(AuthUserAddResponse, value),
     responseDeserialize: (value: Buffer): AuthUserAddResponse => AuthUserAddResponse.decode(value),
   },
   userGet: {
     path: "/etcdserverpb.Auth/UserGet" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthUserGetRequest): Buffer => Buffer.from(AuthUserGetRequest.encode(value).finish()),
+    requestSerialize: (value: AuthUserGetRequest): Buffer => serialize(AuthUserGetRequest, value),
     requestDeserialize: (value: Buffer): AuthUserGetRequest => AuthUserGetRequest.decode(value),
-    responseSerialize: (value: AuthUserGetResponse): Buffer => Buffer.from(AuthUserGetResponse.encode(value).finish()),
+    responseSerialize: (value: AuthUserGetResponse): Buffer => serialize(AuthUserGetResponse, value),
     responseDeserialize: (value: Buffer): AuthUserGetResponse => AuthUserGetResponse.decode(value),
   },
   userList: {
     path: "/etcdserverpb.Auth/UserList" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthUserListRequest): Buffer => Buffer.from(AuthUserListRequest.encode(value).finish()),
+    requestSerialize: (value: AuthUserListRequest): Buffer => serialize(AuthUserListRequest, value),
     requestDeserialize: (value: Buffer): AuthUserListRequest => AuthUserListRequest.decode(value),
     responseSerialize: (value: AuthUserListResponse): Buffer =>
-      Buffer.from(AuthUserListResponse.encode(value).finish()),
+      serialize(AuthUserListResponse, value),
     responseDeserialize: (value: Buffer): AuthUserListResponse => AuthUserListResponse.decode(value),
   },
   userDelete: {
@@ -8307,10 +8328,10 @@ export const AuthService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AuthUserDeleteRequest): Buffer =>
-      Buffer.from(AuthUserDeleteRequest.encode(value).finish()),
+      serialize(AuthUserDeleteRequest, value),
     requestDeserialize: (value: Buffer): AuthUserDeleteRequest => AuthUserDeleteRequest.decode(value),
     responseSerialize: (value: AuthUserDeleteResponse): Buffer =>
-      Buffer.from(AuthUserDeleteResponse.encode(value).finish()),
+      serialize(AuthUserDeleteResponse, value),
     responseDeserialize: (value: Buffer): AuthUserDeleteResponse => AuthUserDeleteResponse.decode(value),
   },
   userChangePassword: {
@@ -8318,10 +8339,10 @@ export const AuthService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AuthUserChangePasswordRequest): Buffer =>
-      Buffer.from(AuthUserChangePasswordRequest.encode(value).finish()),
+      serialize(AuthUserChangePasswordRequest, value),
     requestDeserialize: (value: Buffer): AuthUserChangePasswordRequest => AuthUserChangePasswordRequest.decode(value),
     responseSerialize: (value: AuthUserChangePasswordResponse): Buffer =>
-      Buffer.from(AuthUserChangePasswordResponse.encode(value).finish()),
+      serialize(AuthUserChangePasswordResponse, value),
     responseDeserialize: (value: Buffer): AuthUserChangePasswordResponse =>
       AuthUserChangePasswordResponse.decode(value),
   },
@@ -8330,10 +8351,10 @@ export const AuthService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AuthUserGrantRoleRequest): Buffer =>
-      Buffer.from(AuthUserGrantRoleRequest.encode(value).finish()),
+      serialize(AuthUserGrantRoleRequest, value),
     requestDeserialize: (value: Buffer): AuthUserGrantRoleRequest => AuthUserGrantRoleRequest.decode(value),
     responseSerialize: (value: AuthUserGrantRoleResponse): Buffer =>
-      Buffer.from(AuthUserGrantRoleResponse.encode(value).finish()),
+      serialize(AuthUserGrantRoleResponse, value),
     responseDeserialize: (value: Buffer): AuthUserGrantRoleResponse => AuthUserGrantRoleResponse.decode(value),
   },
   userRevokeRole: {
@@ -8341,38 +8362,38 @@ export const AuthService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AuthUserRevokeRoleRequest): Buffer =>
-      Buffer.from(AuthUserRevokeRoleRequest.encode(value).finish()),
+      serialize(AuthUserRevokeRoleRequest, value),
     requestDeserialize: (value: Buffer): AuthUserRevokeRoleRequest => AuthUserRevokeRoleRequest.decode(value),
     responseSerialize: (value: AuthUserRevokeRoleResponse): Buffer =>
-      Buffer.from(AuthUserRevokeRoleResponse.encode(value).finish()),
+      serialize(AuthUserRevokeRoleResponse, value),
     responseDeserialize: (value: Buffer): AuthUserRevokeRoleResponse => AuthUserRevokeRoleResponse.decode(value),
   },
   roleAdd: {
     path: "/etcdserverpb.Auth/RoleAdd" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthRoleAddRequest): Buffer => Buffer.from(AuthRoleAddRequest.encode(value).finish()),
+    requestSerialize: (value: AuthRoleAddRequest): Buffer => serialize(AuthRoleAddRequest, value),
     requestDeserialize: (value: Buffer): AuthRoleAddRequest => AuthRoleAddRequest.decode(value),
-    responseSerialize: (value: AuthRoleAddResponse): Buffer => Buffer.from(AuthRoleAddResponse.encode(value).finish()),
+    responseSerialize: (value: AuthRoleAddResponse): Buffer => serialize(AuthRoleAddResponse, value),
     responseDeserialize: (value: Buffer): AuthRoleAddResponse => AuthRoleAddResponse.decode(value),
   },
   roleGet: {
     path: "/etcdserverpb.Auth/RoleGet" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthRoleGetRequest): Buffer => Buffer.from(AuthRoleGetRequest.encode(value).finish()),
+    requestSerialize: (value: AuthRoleGetRequest): Buffer => serialize(AuthRoleGetRequest, value),
     requestDeserialize: (value: Buffer): AuthRoleGetRequest => AuthRoleGetRequest.decode(value),
-    responseSerialize: (value: AuthRoleGetResponse): Buffer => Buffer.from(AuthRoleGetResponse.encode(value).finish()),
+    responseSerialize: (value: AuthRoleGetResponse): Buffer => serialize(AuthRoleGetResponse, value),
     responseDeserialize: (value: Buffer): AuthRoleGetResponse => AuthRoleGetResponse.decode(value),
   },
   roleList: {
     path: "/etcdserverpb.Auth/RoleList" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuthRoleListRequest): Buffer => Buffer.from(AuthRoleListRequest.encode(value).finish()),
+    requestSerialize: (value: AuthRoleListRequest): Buffer => serialize(AuthRoleListRequest, value),
     requestDeserialize: (value: Buffer): AuthRoleListRequest => AuthRoleListRequest.decode(value),
     responseSerialize: (value: AuthRoleListResponse): Buffer =>
-      Buffer.from(AuthRoleListResponse.encode(value).finish()),
+      serialize(AuthRoleListResponse, value),
     responseDeserialize: (value: Buffer): AuthRoleListResponse => AuthRoleListResponse.decode(value),
   },
   roleDelete: {
@@ -8380,10 +8401,10 @@ export const AuthService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AuthRoleDeleteRequest): Buffer =>
-      Buffer.from(AuthRoleDeleteRequest.encode(value).finish()),
+      serialize(AuthRoleDeleteRequest, value),
     requestDeserialize: (value: Buffer): AuthRoleDeleteRequest => AuthRoleDeleteRequest.decode(value),
     responseSerialize: (value: AuthRoleDeleteResponse): Buffer =>
-      Buffer.from(AuthRoleDeleteResponse.encode(value).finish()),
+      serialize(AuthRoleDeleteResponse, value),
     responseDeserialize: (value: Buffer): AuthRoleDeleteResponse => AuthRoleDeleteResponse.decode(value),
   },
   roleGrantPermission: {
@@ -8391,10 +8412,10 @@ export const AuthService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AuthRoleGrantPermissionRequest): Buffer =>
-      Buffer.from(AuthRoleGrantPermissionRequest.encode(value).finish()),
+      serialize(AuthRoleGrantPermissionRequest, value),
     requestDeserialize: (value: Buffer): AuthRoleGrantPermissionRequest => AuthRoleGrantPermissionRequest.decode(value),
     responseSerialize: (value: AuthRoleGrantPermissionResponse): Buffer =>
-      Buffer.from(AuthRoleGrantPermissionResponse.encode(value).finish()),
+      serialize(AuthRoleGrantPermissionResponse, value),
     responseDeserialize: (value: Buffer): AuthRoleGrantPermissionResponse =>
       AuthRoleGrantPermissionResponse.decode(value),
   },
@@ -8403,11 +8424,11 @@ export const AuthService = {
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AuthRoleRevokePermissionRequest): Buffer =>
-      Buffer.from(AuthRoleRevokePermissionRequest.encode(value).finish()),
+      serialize(AuthRoleRevokePermissionRequest, value),
     requestDeserialize: (value: Buffer): AuthRoleRevokePermissionRequest =>
       AuthRoleRevokePermissionRequest.decode(value),
     responseSerialize: (value: AuthRoleRevokePermissionResponse): Buffer =>
-      Buffer.from(AuthRoleRevokePermissionResponse.encode(value).finish()),
+      serialize(AuthRoleRevokePermissionResponse, value),
     responseDeserialize: (value: Buffer): AuthRoleRevokePermissionResponse =>
       AuthRoleRevokePermissionResponse.decode(value),
   },

@@ -21,6 +21,27 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
+const scratchWriter = { current: new BinaryWriter() };
+const SCRATCH_KEEP_BYTES = 1 << 20;
+
+/** Encodes into a reusable writer; the result owns its bytes (finish() slices). */
+function serialize<T>(codec: { encode(message: T, writer: BinaryWriter): BinaryWriter }, value: T): Buffer {
+  const writer = scratchWriter.current;
+  try {
+    const bytes = codec.encode(value, writer).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (err) {
+    // A failed encode leaves the writer mid-message: start the next one clean.
+    scratchWriter.current = new BinaryWriter();
+    throw err;
+  } finally {
+    // Do not pin a huge buffer after one huge message.
+    if ((writer as unknown as { buffer: Uint8Array }).buffer.length > SCRATCH_KEEP_BYTES) {
+      scratchWriter.current = new BinaryWriter();
+    }
+  }
+}
+
 /** The standard gRPC health checking protocol (grpc.health.v1), which etcd serves. */
 
 export interface HealthCheckRequest {
@@ -154,18 +175,18 @@ export const HealthService = {
     path: "/grpc.health.v1.Health/Check" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: HealthCheckRequest): Buffer => Buffer.from(HealthCheckRequest.encode(value).finish()),
+    requestSerialize: (value: HealthCheckRequest): Buffer => serialize(HealthCheckRequest, value),
     requestDeserialize: (value: Buffer): HealthCheckRequest => HealthCheckRequest.decode(value),
-    responseSerialize: (value: HealthCheckResponse): Buffer => Buffer.from(HealthCheckResponse.encode(value).finish()),
+    responseSerialize: (value: HealthCheckResponse): Buffer => serialize(HealthCheckResponse, value),
     responseDeserialize: (value: Buffer): HealthCheckResponse => HealthCheckResponse.decode(value),
   },
   watch: {
     path: "/grpc.health.v1.Health/Watch" as const,
     requestStream: false as const,
     responseStream: true as const,
-    requestSerialize: (value: HealthCheckRequest): Buffer => Buffer.from(HealthCheckRequest.encode(value).finish()),
+    requestSerialize: (value: HealthCheckRequest): Buffer => serialize(HealthCheckRequest, value),
     requestDeserialize: (value: Buffer): HealthCheckRequest => HealthCheckRequest.decode(value),
-    responseSerialize: (value: HealthCheckResponse): Buffer => Buffer.from(HealthCheckResponse.encode(value).finish()),
+    responseSerialize: (value: HealthCheckResponse): Buffer => serialize(HealthCheckResponse, value),
     responseDeserialize: (value: Buffer): HealthCheckResponse => HealthCheckResponse.decode(value),
   },
 } as const;
