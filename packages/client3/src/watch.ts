@@ -21,6 +21,8 @@ export const INVALID_WATCH_ID = -1;
 export const MAX_BUFFERED_WATCH_RESPONSES = 10_000;
 /** Back-off between attempts to reopen a broken watch stream. */
 const RESUME_BACKOFF_MIN_MS = 50;
+/** How often one create may be retried after an invalid-token refusal. */
+const MAX_WATCH_REAUTH = 2;
 const RESUME_BACKOFF_MAX_MS = 2_000;
 
 export interface WatchOptions extends RangeOptions {
@@ -62,6 +64,8 @@ export class Watcher implements AsyncIterable<WatchResponse> {
   private waiter: Waiter | undefined;
   private failure: unknown;
   private ended = false;
+  /** Times this watcher's create was refused for an expired token and retried. */
+  authRetries = 0;
   /** Events of a fragmented response collected so far. */
   fragments: mvccpb.Event[] = [];
 
@@ -381,7 +385,20 @@ export class WatchStream {
     const watcher = this.creating;
     this.creating = undefined;
     if (watcher !== undefined) {
-      if (response.canceled || response.watchId === INVALID_WATCH_ID) {
+      const failed = response.canceled || response.watchId === INVALID_WATCH_ID;
+      if (
+        failed &&
+        cancelError(response.cancelReason) instanceof ErrInvalidAuthToken &&
+        watcher.authRetries < MAX_WATCH_REAUTH
+      ) {
+        // The stream's token expired: log in again and re-open the stream with it.
+        watcher.authRetries++;
+        this.conn.invalidateToken();
+        this.toCreate.unshift(watcher);
+        this.stream?.cancel();
+        return;
+      }
+      if (failed) {
         watcher.fail(
           response.compactRevision > 0
             ? new ErrCompacted(response.compactRevision)
@@ -402,9 +419,13 @@ export class WatchStream {
   }
 }
 
-/** A cancel reason that is one of etcd's errors (permission denied...) becomes that error. */
+/**
+ * A cancel reason that is one of etcd's errors (permission denied...) becomes that error.
+ * The server may send it in Go's `rpc error: code = X desc = Y` form.
+ */
 function cancelError(reason: string): EtcdError {
-  return knownError(reason) ?? new ErrWatchCanceled(reason);
+  const desc = /^rpc error: code = \w+ desc = (.*)$/s.exec(reason)?.[1] ?? reason;
+  return knownError(desc) ?? new ErrWatchCanceled(reason);
 }
 
 function stripEvent(keys: KeyPrefix, e: mvccpb.Event): mvccpb.Event {
