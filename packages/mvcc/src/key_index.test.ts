@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { KeyIndex } from './key_index.js';
+import { revSetKey } from './revision.js';
+import { TreeIndex } from './tree_index.js';
+
+// foo: put 2, put 4, delete 6, put 8, put 10, delete 12, put 14.0, put 14.1, delete 16.
+function threeLives(): KeyIndex {
+  const ki = new KeyIndex('foo');
+  ki.put(2, 0);
+  ki.put(4, 0);
+  ki.tombstone(6, 0);
+  ki.put(8, 0);
+  ki.put(10, 0);
+  ki.tombstone(12, 0);
+  ki.put(14, 0);
+  ki.put(14, 1);
+  ki.tombstone(16, 0);
+  return ki;
+}
+
+function revsOf(ki: KeyIndex): string[][] {
+  return ki.generations().map((g) => {
+    const out: string[] = [];
+    for (let i = 0; i < g.revs.length; i += 2) out.push(`${g.revs[i]}.${g.revs[i + 1]}`);
+    return out;
+  });
+}
+
+describe('KeyIndex', () => {
+  it('groups revisions into generations closed by tombstones', () => {
+    const ki = threeLives();
+    expect(revsOf(ki)).toEqual([
+      ['2.0', '4.0', '6.0'],
+      ['8.0', '10.0', '12.0'],
+      ['14.0', '14.1', '16.0'],
+      [],
+    ]);
+    expect(ki.deleted).toBe(true);
+    expect(ki.modified()).toEqual([16, 0]);
+  });
+
+  it('gets the revision visible at each revision, with created and version', () => {
+    const ki = threeLives();
+    const at = (rev: number) => {
+      const g = ki.get(rev);
+      return g === undefined ? undefined : [`${g.modMain}.${g.modSub}`, g.createdMain, g.ver];
+    };
+    expect(at(1)).toBeUndefined();
+    expect(at(2)).toEqual(['2.0', 2, 1]);
+    expect(at(5)).toEqual(['4.0', 2, 2]);
+    expect(at(6)).toBeUndefined();
+    expect(at(7)).toBeUndefined();
+    expect(at(9)).toEqual(['8.0', 8, 1]);
+    expect(at(11)).toEqual(['10.0', 8, 2]);
+    expect(at(12)).toBeUndefined();
+    expect(at(14)).toEqual(['14.1', 14, 2]);
+    expect(at(15)).toEqual(['14.1', 14, 2]);
+    expect(at(16)).toBeUndefined();
+    expect(at(100)).toBeUndefined();
+  });
+
+  it('refuses a put that is not newer, and a tombstone of a deleted key', () => {
+    const ki = new KeyIndex('k');
+    ki.put(5, 0);
+    expect(() => ki.put(5, 0)).toThrow(/smaller revision/);
+    expect(() => ki.put(4, 9)).toThrow(/smaller revision/);
+    ki.tombstone(6, 0);
+    expect(() => ki.tombstone(7, 0)).toThrow(/revision not found/);
+    expect(() => new KeyIndex('x').tombstone(1, 0)).toThrow(/empty keyIndex/);
+  });
+
+  it('compacts as etcd does: keeps what reads at or after the compact revision need', () => {
+    const ki = threeLives();
+    const cases: Array<[number, string[][], string[]]> = [
+      [1, revsOf(ki), []],
+      [2, revsOf(ki), ['2.0']],
+      [4, [['4.0', '6.0'], ['8.0', '10.0', '12.0'], ['14.0', '14.1', '16.0'], []], ['4.0']],
+      [6, [['8.0', '10.0', '12.0'], ['14.0', '14.1', '16.0'], []], []],
+      [11, [['10.0', '12.0'], ['14.0', '14.1', '16.0'], []], ['10.0']],
+      [12, [['14.0', '14.1', '16.0'], []], []],
+      [14, [['14.1', '16.0'], []], ['14.1']],
+      [16, [[]], []],
+    ];
+    for (const [rev, gens, avail] of cases) {
+      const fresh = threeLives();
+      const kept = new Set<number | string>();
+      fresh.keep(rev, kept);
+      const available = new Set<number | string>();
+      fresh.compact(rev, available);
+      expect(revsOf(fresh), `compact ${rev}`).toEqual(gens);
+      const want = new Set(
+        avail.map((r) => revSetKey(Number(r.split('.')[0]), Number(r.split('.')[1]))),
+      );
+      expect(available, `available ${rev}`).toEqual(want);
+      expect(kept, `keep ${rev}`).toEqual(want);
+    }
+    const gone = threeLives();
+    gone.compact(16, new Set());
+    expect(gone.isEmpty()).toBe(true);
+  });
+
+  it('answers every read at or after the compact revision as before compaction', () => {
+    for (let c = 1; c <= 17; c++) {
+      const before = threeLives();
+      const after = threeLives();
+      if (!after.isEmpty()) after.compact(c, new Set());
+      for (let r = c; r <= 18; r++) {
+        expect(after.isEmpty() ? undefined : after.get(r), `compact ${c} read ${r}`).toEqual(
+          before.get(r),
+        );
+      }
+    }
+  });
+
+  it('restores a generation from one stored revision', () => {
+    const ki = new KeyIndex('k');
+    ki.restore(3, 9, 1, 4);
+    expect(ki.get(9)).toEqual({ modMain: 9, modSub: 1, createdMain: 3, createdSub: 0, ver: 4 });
+    ki.put(10, 0);
+    expect(ki.get(10)?.ver).toBe(5);
+  });
+});
+
+describe('TreeIndex', () => {
+  function fill(): TreeIndex {
+    const t = new TreeIndex();
+    t.put('a', 1, 0);
+    t.put('b', 2, 0);
+    t.put('c', 3, 0);
+    t.put('b', 4, 0);
+    t.tombstone('a', 5, 0);
+    t.put('d', 6, 0);
+    return t;
+  }
+
+  it('ranges a key, a half-open range and everything from a key, at any revision', () => {
+    const t = fill();
+    const keys = (k: string, end: string | undefined, rev: number, limit = 0) =>
+      t.revisions(k, end, rev, limit).hits.map((h) => `${h.key}@${h.modMain}`);
+    expect(keys('b', undefined, 6)).toEqual(['b@4']);
+    expect(keys('b', undefined, 3)).toEqual(['b@2']);
+    expect(keys('a', 'c', 6)).toEqual(['b@4']);
+    expect(keys('a', 'c', 4)).toEqual(['a@1', 'b@4']);
+    expect(keys('a', '', 6)).toEqual(['b@4', 'c@3', 'd@6']);
+    expect(keys('c', 'a', 6)).toEqual([]);
+    expect(keys('a', '', 6, 2)).toEqual(['b@4', 'c@3']);
+    expect(t.revisions('a', '', 6, 2).total).toBe(3);
+    expect(t.countRevisions('\u0000', '', 4)).toBe(3);
+  });
+
+  it('compaction forgets keys with no revision left and reports what stays', () => {
+    const t = fill();
+    const keep = t.keep(5);
+    const available = t.compact(5);
+    expect(available).toEqual(keep);
+    expect([...t.all()].map((k) => k.key)).toEqual(['b', 'c', 'd']);
+    expect(available).toEqual(new Set([revSetKey(4, 0), revSetKey(3, 0)]));
+  });
+});

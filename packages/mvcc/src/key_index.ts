@@ -1,0 +1,252 @@
+import { RevisionNotFoundError } from './errors.js';
+import { revGreater, revSetKey } from './revision.js';
+
+/**
+ * One life of a key: from its creation to its deletion (the tombstone, its last revision).
+ * `revs` holds the revisions as flat pairs [main0, sub0, main1, sub1, ...], oldest first:
+ * one number array instead of an object per revision keeps a key's index entry small.
+ */
+export interface Generation {
+  /** Number of modifications in this generation (kept when compaction drops revisions). */
+  ver: number;
+  createdMain: number;
+  createdSub: number;
+  revs: number[];
+}
+
+/** What `get` finds for a key at a revision. */
+export interface KeyIndexGet {
+  modMain: number;
+  modSub: number;
+  createdMain: number;
+  createdSub: number;
+  ver: number;
+}
+
+const NO_REVS: number[] = [];
+
+/**
+ * Every revision of one key still in the store, grouped into generations (etcd's keyIndex).
+ * The last (current) generation lives inline in the KeyIndex itself; older generations,
+ * each closed by a tombstone, live in `past`. A deleted key's current generation is empty.
+ *
+ * For example, key "foo" put at 1.0, 2.0, deleted at 3.0, put at 4.0 and 5.0:
+ *   past: [{created 1.0, ver 3, revs 1.0 2.0 3.0(t)}], current: {created 4.0, ver 2, revs 4.0 5.0}
+ */
+export class KeyIndex implements Generation {
+  readonly key: string;
+  ver = 0;
+  createdMain = 0;
+  createdSub = 0;
+  revs: number[] = NO_REVS;
+  past: Generation[] | undefined = undefined;
+
+  constructor(key: string) {
+    this.key = key;
+  }
+
+  /** Whether the key has no live revision (its current generation is empty). */
+  get deleted(): boolean {
+    return this.revs.length === 0;
+  }
+
+  /** No generation holds any revision: the index may forget the key. */
+  isEmpty(): boolean {
+    return this.revs.length === 0 && (this.past === undefined || this.past.length === 0);
+  }
+
+  /** The revision of the last modification (put or tombstone), or [0, 0]. */
+  modified(): [number, number] {
+    const r = this.revs;
+    if (r.length > 0) return [r[r.length - 2]!, r[r.length - 1]!];
+    const past = this.past;
+    if (past !== undefined && past.length > 0) {
+      const pr = past[past.length - 1]!.revs;
+      return [pr[pr.length - 2]!, pr[pr.length - 1]!];
+    }
+    return [0, 0];
+  }
+
+  /** Records a put at main.sub, which must be newer than every revision the key has. */
+  put(main: number, sub: number): void {
+    const [mMain, mSub] = this.modified();
+    if (!revGreater(main, sub, mMain, mSub)) {
+      throw new Error(
+        `mvcc: 'put' with an unexpected smaller revision ${main}.${sub} (modified ${mMain}.${mSub})`,
+      );
+    }
+    const r = this.revs;
+    if (r.length === 0) {
+      this.createdMain = main;
+      this.createdSub = sub;
+      this.ver = 0;
+      this.revs = [main, sub];
+    } else if (r.length < 16) {
+      // Exact-size copies while short: push would over-allocate the backing store.
+      this.revs = [...r, main, sub];
+    } else {
+      r.push(main, sub);
+    }
+    this.ver++;
+  }
+
+  /**
+   * Rebuilds the key from one stored revision when the index is restored: the generation
+   * starts at `created` with `ver` modifications and `modified` as its only revision.
+   */
+  restore(createdMain: number, modMain: number, modSub: number, ver: number): void {
+    if (!this.isEmpty()) throw new Error('mvcc: cannot restore a non-empty keyIndex');
+    this.createdMain = createdMain;
+    this.createdSub = 0;
+    this.ver = ver;
+    this.revs = [modMain, modSub];
+  }
+
+  /** Records a delete at main.sub: the tombstone closes the current generation. */
+  tombstone(main: number, sub: number): void {
+    if (this.isEmpty()) throw new Error(`mvcc: 'tombstone' got an unexpected empty keyIndex`);
+    if (this.revs.length === 0) throw new RevisionNotFoundError();
+    this.put(main, sub);
+    const closed: Generation = {
+      ver: this.ver,
+      createdMain: this.createdMain,
+      createdSub: this.createdSub,
+      revs: this.revs,
+    };
+    if (this.past === undefined) this.past = [closed];
+    else this.past.push(closed);
+    this.ver = 0;
+    this.createdMain = 0;
+    this.createdSub = 0;
+    this.revs = NO_REVS;
+  }
+
+  /**
+   * The revision of the key visible at `atRev`: the newest revision <= atRev in the
+   * generation alive at atRev; undefined when the key did not exist then.
+   */
+  get(atRev: number): KeyIndexGet | undefined {
+    // Fast path: reading the current generation at or after its last change.
+    const r = this.revs;
+    if (r.length > 0 && r[r.length - 2]! <= atRev) {
+      return {
+        modMain: r[r.length - 2]!,
+        modSub: r[r.length - 1]!,
+        createdMain: this.createdMain,
+        createdSub: this.createdSub,
+        ver: this.ver,
+      };
+    }
+    const g = this.findGeneration(atRev);
+    if (g === undefined) return undefined;
+    const gr = g.revs;
+    const count = gr.length / 2;
+    for (let i = count - 1; i >= 0; i--) {
+      if (gr[2 * i]! <= atRev) {
+        return {
+          modMain: gr[2 * i]!,
+          modSub: gr[2 * i + 1]!,
+          createdMain: g.createdMain,
+          createdSub: g.createdSub,
+          ver: g.ver - (count - i - 1),
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The generation alive at `rev`: the newest non-empty one that began at or before rev,
+   * unless it was closed by a tombstone at or before rev.
+   */
+  findGeneration(rev: number): Generation | undefined {
+    const gens = this.generations();
+    const last = gens.length - 1;
+    for (let cg = last; cg >= 0; cg--) {
+      const g = gens[cg]!;
+      if (g.revs.length === 0) continue;
+      if (cg !== last) {
+        const tomb = g.revs[g.revs.length - 2]!;
+        if (tomb <= rev) return undefined;
+      }
+      if (g.revs[0]! <= rev) return g;
+    }
+    return undefined;
+  }
+
+  /** Every generation, oldest first, the current one last (etcd's `generations` slice). */
+  generations(): Generation[] {
+    return this.past === undefined ? [this] : [...this.past, this];
+  }
+
+  /**
+   * Drops every revision older than `atRev` that no read at or after atRev can need, and
+   * adds to `available` the revisions at or below atRev that stay (etcd's compact).
+   */
+  compact(atRev: number, available: Set<number | string>): void {
+    if (this.isEmpty()) throw new Error(`mvcc: 'compact' got an unexpected empty keyIndex`);
+    const gens = this.generations();
+    let [genIdx, revIndex] = this.doCompact(gens, atRev, available);
+    const g = gens[genIdx]!;
+    if (g.revs.length > 0) {
+      if (revIndex !== -1) g.revs = g.revs.slice(revIndex * 2);
+      if (g.revs.length === 2 && genIdx !== gens.length - 1) {
+        // Only the tombstone is left: the whole generation goes.
+        available.delete(revSetKey(g.revs[0]!, g.revs[1]!));
+        genIdx++;
+      }
+    }
+    // The current generation is always last, so it always survives the cut.
+    const kept = gens.slice(genIdx, gens.length - 1);
+    this.past = kept.length === 0 ? undefined : kept;
+  }
+
+  /** Adds to `available` the revisions at or below atRev that `compact(atRev)` would keep. */
+  keep(atRev: number, available: Set<number | string>): void {
+    if (this.isEmpty()) return;
+    const gens = this.generations();
+    const [genIdx, revIndex] = this.doCompact(gens, atRev, available);
+    const g = gens[genIdx]!;
+    if (g.revs.length > 0 && revIndex === g.revs.length / 2 - 1 && genIdx !== gens.length - 1) {
+      available.delete(revSetKey(g.revs[revIndex * 2]!, g.revs[revIndex * 2 + 1]!));
+    }
+  }
+
+  /**
+   * Finds the first generation that is alive after atRev and, in it, the newest revision
+   * at or below atRev (its index, or -1), recording that revision in `available`.
+   */
+  private doCompact(
+    gens: Generation[],
+    atRev: number,
+    available: Set<number | string>,
+  ): [number, number] {
+    let genIdx = 0;
+    let g = gens[0]!;
+    while (genIdx < gens.length - 1) {
+      const tomb = g.revs[g.revs.length - 2]!;
+      if (tomb > atRev) break;
+      genIdx++;
+      g = gens[genIdx]!;
+    }
+    const r = g.revs;
+    for (let i = r.length / 2 - 1; i >= 0; i--) {
+      if (r[2 * i]! <= atRev) {
+        available.add(revSetKey(r[2 * i]!, r[2 * i + 1]!));
+        return [genIdx, i];
+      }
+    }
+    return [genIdx, -1];
+  }
+
+  /** A readable dump for tests and logs. */
+  toString(): string {
+    return this.generations()
+      .map((g) => {
+        const revs: string[] = [];
+        for (let i = 0; i < g.revs.length; i += 2) revs.push(`${g.revs[i]}.${g.revs[i + 1]}`);
+        return `g: created[${g.createdMain}.${g.createdSub}] ver[${g.ver}] revs[${revs.join(' ')}]`;
+      })
+      .join('\n');
+  }
+}

@@ -1,0 +1,144 @@
+import sortedBtree from 'sorted-btree';
+import { KeyIndex, type KeyIndexGet } from './key_index.js';
+
+// sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands us
+// the exports object, bundlers (vitest) the class itself.
+type BTreeClass = typeof sortedBtree.default;
+const BTree: BTreeClass =
+  (sortedBtree as unknown as { default?: BTreeClass }).default ??
+  (sortedBtree as unknown as BTreeClass);
+
+/** Byte order on binary strings (one char per byte): plain string comparison. */
+export function compareBinary(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** One key found by a range over the index. */
+export interface IndexHit extends KeyIndexGet {
+  key: string;
+}
+
+/**
+ * The in-memory index (etcd's treeIndex): every key, as a binary string, in a B+ tree of
+ * KeyIndex. `end` follows the index's convention: undefined means the single key `key`,
+ * '' means every key >= key, anything else the half-open range [key, end).
+ */
+export class TreeIndex {
+  private readonly tree = new BTree<string, KeyIndex>(undefined, compareBinary, 64);
+
+  /** Number of keys indexed (live or with history). */
+  get size(): number {
+    return this.tree.size;
+  }
+
+  keyIndex(key: string): KeyIndex | undefined {
+    return this.tree.get(key);
+  }
+
+  /** The key's revision visible at atRev, if it existed then. */
+  get(key: string, atRev: number): KeyIndexGet | undefined {
+    return this.tree.get(key)?.get(atRev);
+  }
+
+  /** Records a put of `key` at main.sub. */
+  put(key: string, main: number, sub: number): void {
+    let ki = this.tree.get(key);
+    if (ki === undefined) {
+      ki = new KeyIndex(key);
+      this.tree.set(key, ki);
+    }
+    ki.put(main, sub);
+  }
+
+  /** Records a delete of `key` at main.sub (the key must be live). */
+  tombstone(key: string, main: number, sub: number): void {
+    const ki = this.tree.get(key);
+    if (ki === undefined) throw new Error('mvcc: tombstone of a key the index does not have');
+    ki.tombstone(main, sub);
+  }
+
+  /** Adds a KeyIndex built elsewhere (restore). */
+  insert(ki: KeyIndex): void {
+    this.tree.set(ki.key, ki);
+  }
+
+  /** Calls fn for each KeyIndex with key in the range, in key order, until it returns false. */
+  visit(key: string, end: string | undefined, fn: (ki: KeyIndex) => boolean | undefined): void {
+    if (end === undefined) {
+      const ki = this.tree.get(key);
+      if (ki !== undefined) fn(ki);
+      return;
+    }
+    if (end !== '' && end <= key) return;
+    const pair: [string, KeyIndex] = ['', undefined as unknown as KeyIndex];
+    for (
+      let p = this.tree.getPairOrNextHigher(key, pair);
+      p !== undefined;
+      p = this.tree.nextHigherPair(p[0], pair)
+    ) {
+      if (end !== '' && p[0] >= end) return;
+      if (fn(p[1]) === false) return;
+    }
+  }
+
+  /**
+   * The keys live at atRev in the range with their revisions, at most `limit` of them
+   * (0: all), and how many there are in all (etcd's Revisions).
+   */
+  revisions(
+    key: string,
+    end: string | undefined,
+    atRev: number,
+    limit = 0,
+  ): { hits: IndexHit[]; total: number } {
+    const hits: IndexHit[] = [];
+    let total = 0;
+    this.visit(key, end, (ki) => {
+      const g = ki.get(atRev);
+      if (g === undefined) return true;
+      if (limit <= 0 || hits.length < limit) {
+        hits.push({ key: ki.key, ...g });
+      }
+      total++;
+      return true;
+    });
+    return { hits, total };
+  }
+
+  /** How many keys in the range are live at atRev (etcd's CountRevisions). */
+  countRevisions(key: string, end: string | undefined, atRev: number): number {
+    let n = 0;
+    this.visit(key, end, (ki) => {
+      if (ki.get(atRev) !== undefined) n++;
+      return true;
+    });
+    return n;
+  }
+
+  /**
+   * Compacts every key at `rev`, forgetting keys left with no revision; returns the
+   * revisions at or below rev that remain (physical compaction keeps exactly these).
+   */
+  compact(rev: number): Set<number | string> {
+    const available = new Set<number | string>();
+    const emptied: string[] = [];
+    for (const [k, ki] of this.tree.entries()) {
+      ki.compact(rev, available);
+      if (ki.isEmpty()) emptied.push(k);
+    }
+    for (const k of emptied) this.tree.delete(k);
+    return available;
+  }
+
+  /** The revisions at or below rev that `compact(rev)` would keep, changing nothing. */
+  keep(rev: number): Set<number | string> {
+    const available = new Set<number | string>();
+    for (const ki of this.tree.values()) ki.keep(rev, available);
+    return available;
+  }
+
+  /** Every KeyIndex in key order (tests and dumps). */
+  *all(): IterableIterator<KeyIndex> {
+    yield* this.tree.values();
+  }
+}
