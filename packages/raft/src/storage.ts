@@ -48,7 +48,16 @@ export class MemoryStorage implements Storage {
   // ents[0] is a dummy entry holding the index and term of the snapshot (or 0/0).
   private ents: Entry[] = [newEntry()];
 
-  constructor(private readonly logger: Logger = discardLogger) {}
+  private readonly logger: Logger;
+
+  /**
+   * `confState` presets the configuration (as if a snapshot at index 0 had
+   * it): tests and tools use it to start members without bootstrapping.
+   */
+  constructor(opts: { logger?: Logger; confState?: ConfState } = {}) {
+    this.logger = opts.logger ?? discardLogger;
+    if (opts.confState !== undefined) this.snap.metadata.confState = opts.confState;
+  }
 
   initialState(): InitialState {
     return { hardState: this.hardState, confState: this.snap.metadata.confState };
