@@ -80,6 +80,11 @@ export interface BatchTx extends ReadTx {
   unlock(): void;
   createBucket(bucket: string): void;
   put(bucket: string, key: Uint8Array, value: Uint8Array): void;
+  /**
+   * Like `put`, but hands `value` to the batch without copying it (etcd's UnsafeSeqPut,
+   * meant for the key bucket's ever-increasing revisions): the caller must not change it.
+   */
+  seqPut(bucket: string, key: Uint8Array, value: Buffer): void;
   delete(bucket: string, key: Uint8Array): void;
   /** Operations waiting to be committed. */
   readonly pending: number;
@@ -183,6 +188,12 @@ export class Backend implements BatchTx {
     this.db(bucket, true);
     // Copy: the caller may reuse its buffers, and the write lives until the commit.
     this.buffer.put(bucket, toBinaryString(key), Buffer.from(value));
+  }
+
+  seqPut(bucket: string, key: Uint8Array, value: Buffer): void {
+    this.assertOpen();
+    this.db(bucket, true);
+    this.buffer.put(bucket, toBinaryString(key), value);
   }
 
   delete(bucket: string, key: Uint8Array): void {

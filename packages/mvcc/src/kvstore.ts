@@ -1,0 +1,666 @@
+import type { Backend, BackendLogger } from '@etcd-ts/backend';
+import { noopLogger } from '@etcd-ts/backend';
+import { crc32c } from '@node-rs/crc32';
+import { decodeKeyValue, encodeKeyValue, type KeyValue } from './codec.js';
+import { CompactedError, FutureRevError, StoreClosedError } from './errors.js';
+import { KeyIndex } from './key_index.js';
+import {
+  bytesToRev,
+  isTombstone,
+  REV_BYTES_LEN,
+  readUint64BE,
+  revSetKey,
+  revToBytes,
+  writeRevBytes,
+  writeUint64BE,
+} from './revision.js';
+import { TreeIndex } from './tree_index.js';
+
+export const KEY_BUCKET = 'key';
+export const META_BUCKET = 'meta';
+const CONSISTENT_INDEX_KEY = Buffer.from('consistent_index');
+const TERM_KEY = Buffer.from('term');
+const SCHEDULED_COMPACT_KEY = Buffer.from('scheduledCompactRev');
+const FINISHED_COMPACT_KEY = Buffer.from('finishedCompactRev');
+
+/** etcd's defaults: physical compaction deletes 1000 revisions, then pauses 10 ms. */
+export const DEFAULT_COMPACTION_BATCH_LIMIT = 1000;
+export const DEFAULT_COMPACTION_SLEEP_INTERVAL_MS = 10;
+/** Entries read per chunk while rebuilding the index on open. */
+const RESTORE_CHUNK = 10_000;
+
+/**
+ * How mvcc reaches the lessor without importing it (etcd's lease.Lessor as mvcc uses it):
+ * a put attaches its key to its lease and detaches it from the key's previous lease, a
+ * delete detaches, and restore re-attaches every leased key.
+ */
+export interface LeaseLinker {
+  attach(leaseId: bigint, key: Uint8Array): void;
+  detach(leaseId: bigint, key: Uint8Array): void;
+  /** Whether the lease exists (etcd's lessor.Lookup(id) != nil). */
+  leaseExists(leaseId: bigint): boolean;
+  /** The lease `key` is attached to, 0n when none. */
+  getLease(key: Uint8Array): bigint;
+}
+
+export interface StoreConfig {
+  lessor?: LeaseLinker;
+  logger?: BackendLogger;
+  compactionBatchLimit?: number;
+  /** Pause between compaction batches (ms), so writes interleave with a long compaction. */
+  compactionSleepInterval?: number;
+}
+
+export interface RangeOptions {
+  /** Read at this revision (0: the current one). */
+  rev?: number;
+  /** At most this many keys (0: no limit); `count` still counts them all. */
+  limit?: number;
+  /** Only count the keys. */
+  count?: boolean;
+}
+
+export interface RangeResult {
+  kvs: KeyValue[];
+  /** The store revision the read saw (the current one, also for reads in the past). */
+  rev: number;
+  /** Number of keys in the range at the read revision (regardless of limit). */
+  count: number;
+}
+
+/** A read view of the store (etcd's TxnRead). */
+export interface TxnRead {
+  /** The revision reads see by default. */
+  rev(): number;
+  /** The compacted revision: reads below it fail. */
+  firstRev(): number;
+  range(key: Uint8Array, rangeEnd: Uint8Array | undefined, opts?: RangeOptions): RangeResult;
+}
+
+/** A write transaction (etcd's TxnWrite): every change gets main revision rev()+1. */
+export interface TxnWrite extends TxnRead {
+  put(key: Uint8Array, value: Uint8Array, lease?: bigint): number;
+  /** Deletes the range; returns how many keys went and the revision the txn will have. */
+  deleteRange(key: Uint8Array, rangeEnd: Uint8Array | undefined): { deleted: number; rev: number };
+  /** The changes so far: puts, and deletes (create revision 0, mod revision the txn's). */
+  changes(): readonly KeyValue[];
+  /** Ends the txn: the store revision advances when it changed anything. */
+  end(): void;
+}
+
+/** Result of a HashKV (etcd's HashByRev). */
+export interface HashKVResult {
+  hash: number;
+  /** The store's current revision. */
+  rev: number;
+  compactRev: number;
+}
+
+function toBinary(bytes: Uint8Array): string {
+  return (
+    Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  ).toString('latin1');
+}
+
+function fromBinary(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+
+/**
+ * Converts a wire range end to the index's convention: empty means the single key,
+ * "\0" means every key >= key, anything else is the exclusive end.
+ */
+export function rangeEndToIndex(rangeEnd: Uint8Array | undefined): string | undefined {
+  if (rangeEnd === undefined || rangeEnd.length === 0) return undefined;
+  if (rangeEnd.length === 1 && rangeEnd[0] === 0) return '';
+  return toBinary(rangeEnd);
+}
+
+/**
+ * etcd's multi-version store: every write makes a new revision; the key bucket keeps every
+ * revision until compaction; the in-memory TreeIndex maps keys to their revisions. All
+ * calls are synchronous except compaction's physical removal, which runs in the background
+ * in bounded batches.
+ */
+export class KVStore {
+  protected readonly backend: Backend;
+  protected readonly index = new TreeIndex();
+  protected readonly logger: BackendLogger;
+  private readonly lessor: LeaseLinker | undefined;
+  private readonly compactionBatchLimit: number;
+  private readonly compactionSleepInterval: number;
+  private currentRev = 1;
+  private compactMainRev = -1;
+  private consistentIdx = 0;
+  private consistentTerm = 0;
+  private savedIdx = -1;
+  private savedTerm = -1;
+  private compactionChain: Promise<void> = Promise.resolve();
+  private closed = false;
+  private writing = false;
+  private readonly removeHook: () => void;
+  private readonly scratch = Buffer.allocUnsafe(REV_BYTES_LEN);
+  /** Keys/second of the last index rebuild, for logs and benchmarks. */
+  restoreStats = { keys: 0, revisions: 0, ms: 0 };
+
+  constructor(backend: Backend, config: StoreConfig = {}) {
+    this.backend = backend;
+    this.lessor = config.lessor;
+    this.logger = config.logger ?? noopLogger;
+    this.compactionBatchLimit = config.compactionBatchLimit ?? DEFAULT_COMPACTION_BATCH_LIMIT;
+    this.compactionSleepInterval =
+      config.compactionSleepInterval ?? DEFAULT_COMPACTION_SLEEP_INTERVAL_MS;
+    backend.lock();
+    backend.createBucket(KEY_BUCKET);
+    backend.createBucket(META_BUCKET);
+    backend.unlock();
+    // The consistent index rides with every batch: whatever the batch holds was applied
+    // up to (and including) this raft entry.
+    this.removeHook = backend.addPreCommitHook((tx) => {
+      if (this.consistentIdx !== this.savedIdx) {
+        tx.put(META_BUCKET, CONSISTENT_INDEX_KEY, uint64(this.consistentIdx));
+        this.savedIdx = this.consistentIdx;
+      }
+      if (this.consistentTerm !== this.savedTerm) {
+        tx.put(META_BUCKET, TERM_KEY, uint64(this.consistentTerm));
+        this.savedTerm = this.consistentTerm;
+      }
+    });
+    this.restore();
+  }
+
+  // ---- revisions and the consistent index ----
+
+  /** The current store revision. */
+  rev(): number {
+    return this.currentRev;
+  }
+
+  /** The compacted revision (-1 when never compacted). */
+  compactRev(): number {
+    return this.compactMainRev;
+  }
+
+  /** The raft index (and term) of the last applied entry, as stored with the data. */
+  consistentIndex(): { index: number; term: number } {
+    return { index: this.consistentIdx, term: this.consistentTerm };
+  }
+
+  /**
+   * Sets the raft index (and term) of the entry being applied; the next commit stores it
+   * with the writes, so replay after a crash can skip entries already applied. Call it in
+   * the same tick as the writes of that entry.
+   */
+  setConsistentIndex(index: number, term: number): void {
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new RangeError(`bad consistent index ${index}`);
+    this.consistentIdx = index;
+    this.consistentTerm = term;
+  }
+
+  // ---- transactions ----
+
+  /** A read view at the current revision. */
+  read(): TxnRead {
+    this.assertOpen();
+    const rev = this.currentRev;
+    return {
+      rev: () => rev,
+      firstRev: () => this.compactMainRev,
+      range: (key, rangeEnd, opts) => this.rangeKeys(key, rangeEnd, rev, opts),
+    };
+  }
+
+  /** Opens the write transaction (one at a time; end it in the same tick). */
+  write(): TxnWrite {
+    this.assertOpen();
+    if (this.writing) throw new Error('mvcc: a write txn is already open');
+    this.writing = true;
+    this.backend.lock();
+    return new StoreTxnWrite(this, this.currentRev);
+  }
+
+  range(key: Uint8Array, rangeEnd?: Uint8Array, opts?: RangeOptions): RangeResult {
+    this.assertOpen();
+    return this.rangeKeys(key, rangeEnd, this.currentRev, opts);
+  }
+
+  put(key: Uint8Array, value: Uint8Array, lease = 0n): number {
+    const tw = this.write();
+    try {
+      return tw.put(key, value, lease);
+    } finally {
+      tw.end();
+    }
+  }
+
+  deleteRange(key: Uint8Array, rangeEnd?: Uint8Array): { deleted: number; rev: number } {
+    const tw = this.write();
+    try {
+      return tw.deleteRange(key, rangeEnd);
+    } finally {
+      tw.end();
+    }
+  }
+
+  /** @internal the read path shared by read views and write txns. */
+  rangeKeys(
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined,
+    curRev: number,
+    opts: RangeOptions = {},
+  ): RangeResult {
+    let rev = opts.rev ?? 0;
+    if (rev > curRev) throw new FutureRevError();
+    if (rev <= 0) rev = curRev;
+    if (rev < this.compactMainRev) throw new CompactedError();
+    const k = toBinary(key);
+    const end = rangeEndToIndex(rangeEnd);
+    if (opts.count === true) {
+      return { kvs: [], rev: curRev, count: this.index.countRevisions(k, end, rev) };
+    }
+    if (end === undefined) {
+      // One key: no intermediate arrays.
+      const g = this.index.get(k, rev);
+      if (g === undefined) return { kvs: [], rev: curRev, count: 0 };
+      return { kvs: [this.readRevision(g.modMain, g.modSub)], rev: curRev, count: 1 };
+    }
+    const { hits, total } = this.index.revisions(k, end, rev, opts.limit ?? 0);
+    const kvs = new Array<KeyValue>(hits.length);
+    for (let i = 0; i < hits.length; i++)
+      kvs[i] = this.readRevision(hits[i]!.modMain, hits[i]!.modSub);
+    return { kvs, rev: curRev, count: total };
+  }
+
+  /** The stored KeyValue of a revision the index points at. */
+  protected readRevision(main: number, sub: number): KeyValue {
+    const raw = this.backend.getTransient(KEY_BUCKET, writeRevBytes(main, sub, this.scratch));
+    if (raw === undefined) {
+      // etcd treats this as fatal: the index points at a revision the backend lacks.
+      throw new Error(`mvcc: range failed to find revision pair ${main}.${sub}`);
+    }
+    return decodeKeyValue(raw, true);
+  }
+
+  /** @internal called by StoreTxnWrite */
+  txnPut(
+    beginRev: number,
+    changes: KeyValue[],
+    key: Uint8Array,
+    value: Uint8Array,
+    lease: bigint,
+  ): void {
+    const rev = beginRev + 1;
+    const k = toBinary(key);
+    const ki = this.index.keyIndex(k);
+    const prev = ki?.get(rev);
+    let created = rev;
+    let ver = 0;
+    let oldLease = 0n;
+    if (prev !== undefined) {
+      created = prev.createdMain;
+      ver = prev.ver;
+      if (this.lessor !== undefined) oldLease = this.lessor.getLease(key);
+    }
+    const sub = changes.length;
+    const kv: KeyValue = {
+      key: Uint8Array.prototype.slice.call(key),
+      createRevision: created,
+      modRevision: rev,
+      version: ver + 1,
+      value: Uint8Array.prototype.slice.call(value),
+      lease,
+    };
+    this.backend.seqPut(KEY_BUCKET, revToBytes(rev, sub), encodeKeyValue(kv));
+    if (ki === undefined) {
+      const fresh = new KeyIndex(k);
+      fresh.put(rev, sub);
+      this.index.insert(fresh);
+    } else {
+      ki.put(rev, sub);
+    }
+    changes.push(kv);
+    if (oldLease !== 0n) this.lessor!.detach(oldLease, key);
+    if (lease !== 0n) {
+      if (this.lessor === undefined) throw new Error('mvcc: no lessor to attach lease');
+      this.lessor.attach(lease, key);
+    }
+  }
+
+  /** @internal called by StoreTxnWrite */
+  txnDeleteRange(
+    beginRev: number,
+    changes: KeyValue[],
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined,
+  ): number {
+    const rrev = changes.length > 0 ? beginRev + 1 : beginRev;
+    const { hits } = this.index.revisions(toBinary(key), rangeEndToIndex(rangeEnd), rrev);
+    const rev = beginRev + 1;
+    for (const hit of hits) {
+      const keyBytes = fromBinary(hit.key);
+      const sub = changes.length;
+      const tomb: KeyValue = {
+        key: keyBytes,
+        createRevision: 0,
+        modRevision: 0,
+        version: 0,
+        value: new Uint8Array(0),
+        lease: 0n,
+      };
+      this.backend.seqPut(KEY_BUCKET, revToBytes(rev, sub, true), encodeKeyValue(tomb));
+      this.index.tombstone(hit.key, rev, sub);
+      // Events carry the revision of the delete.
+      changes.push({ ...tomb, modRevision: rev });
+      if (this.lessor !== undefined) {
+        const leaseId = this.lessor.getLease(keyBytes);
+        if (leaseId !== 0n) this.lessor.detach(leaseId, keyBytes);
+      }
+    }
+    return hits.length;
+  }
+
+  /** @internal called by StoreTxnWrite.end */
+  txnEnd(changes: KeyValue[]): void {
+    if (changes.length > 0) this.currentRev++;
+    this.writing = false;
+    this.backend.unlock();
+    if (changes.length > 0) this.notify(this.currentRev, changes);
+  }
+
+  /** Called after each write txn that changed something; the watchable store hooks in. */
+  protected notify(_rev: number, _changes: readonly KeyValue[]): void {}
+
+  // ---- compaction ----
+
+  /**
+   * Compacts the store at `rev`: reads below it fail from now on; the index drops the
+   * revisions no read at or after rev needs, and the key bucket loses them in the
+   * background in batches. The returned promise settles when the removal is done.
+   */
+  compact(rev: number): Promise<void> {
+    this.assertOpen();
+    if (rev <= this.compactMainRev) throw new CompactedError();
+    if (rev > this.currentRev) throw new FutureRevError();
+    this.scheduleCompact(rev);
+    const job = this.compactionChain.then(() => this.runCompaction(rev));
+    this.compactionChain = job.catch(() => {});
+    return job;
+  }
+
+  private scheduleCompact(rev: number): void {
+    this.compactMainRev = rev;
+    this.backend.lock();
+    this.backend.put(META_BUCKET, SCHEDULED_COMPACT_KEY, revToBytes(rev, 0));
+    this.backend.unlock();
+    // The schedule must be durable before any revision goes: a restart resumes it.
+    this.backend.forceCommit();
+  }
+
+  private async runCompaction(rev: number): Promise<void> {
+    if (this.closed) return;
+    const started = performance.now();
+    const keep = this.index.compact(rev);
+    const end = revToBytes(rev + 1, 0);
+    let last: Buffer = revToBytes(0, 0);
+    let removed = 0;
+    for (;;) {
+      if (this.closed) return;
+      this.backend.lock();
+      let lastMain = 0;
+      let lastSub = 0;
+      let seen = 0;
+      const doomed: Buffer[] = [];
+      this.backend.forEach(
+        KEY_BUCKET,
+        (k) => {
+          const r = bytesToRev(k);
+          lastMain = r.main;
+          lastSub = r.sub;
+          if (!keep.has(revSetKey(r.main, r.sub))) doomed.push(k);
+          seen++;
+          return seen < this.compactionBatchLimit;
+        },
+        last,
+        end,
+      );
+      for (const k of doomed) this.backend.delete(KEY_BUCKET, k);
+      removed += doomed.length;
+      if (seen < this.compactionBatchLimit) {
+        this.backend.put(META_BUCKET, FINISHED_COMPACT_KEY, revToBytes(rev, 0));
+        this.backend.unlock();
+        this.logger.info(
+          {
+            'compact-revision': rev,
+            'deleted-revisions': removed,
+            took: `${Math.round(performance.now() - started)}ms`,
+          },
+          'finished scheduled compaction',
+        );
+        return;
+      }
+      this.backend.unlock();
+      this.backend.forceCommit();
+      last = revToBytes(lastMain, lastSub + 1);
+      await new Promise((r) => setTimeout(r, this.compactionSleepInterval));
+    }
+  }
+
+  /** Resolves once every compaction scheduled so far has finished. */
+  compactionIdle(): Promise<void> {
+    return this.compactionChain;
+  }
+
+  // ---- hashing ----
+
+  /**
+   * CRC-32C over the key bucket's revisions up to `rev` (0: current), skipping revisions
+   * below the compact revision that compaction will remove, plus the compact revision
+   * (etcd's HashByRev, what HashKV answers and the corruption check compares).
+   */
+  hashByRev(rev = 0): HashKVResult {
+    this.assertOpen();
+    const compactRev = this.compactMainRev;
+    const currentRev = this.currentRev;
+    if (rev > 0 && rev <= compactRev) throw new CompactedError();
+    if (rev > 0 && rev > currentRev) throw new FutureRevError();
+    const at = rev === 0 ? currentRev : rev;
+    const keep = this.index.keep(at);
+    let crc = crc32c(Buffer.from(KEY_BUCKET));
+    const lowerMain = compactRev + 1;
+    this.backend.forEach(
+      KEY_BUCKET,
+      (k, v) => {
+        const r = bytesToRev(k);
+        if (r.main < lowerMain && keep.size > 0 && !keep.has(revSetKey(r.main, r.sub))) return true;
+        crc = crc32c(v, crc32c(k, crc));
+        return true;
+      },
+      undefined,
+      revToBytes(at + 1, 0),
+    );
+    return { hash: crc >>> 0, rev: currentRev, compactRev };
+  }
+
+  /** The backend hash without the apply position (etcd's store.Hash). */
+  hash(): { hash: number; rev: number } {
+    this.assertOpen();
+    return { hash: this.backend.hash(), rev: this.currentRev };
+  }
+
+  // ---- restore ----
+
+  private restore(): void {
+    const started = performance.now();
+    const be = this.backend;
+    const finished = be.get(META_BUCKET, FINISHED_COMPACT_KEY);
+    if (finished !== undefined) this.compactMainRev = bytesToRev(finished).main;
+    const scheduledRaw = be.get(META_BUCKET, SCHEDULED_COMPACT_KEY);
+    let scheduled = scheduledRaw === undefined ? 0 : bytesToRev(scheduledRaw).main;
+    const ci = be.get(META_BUCKET, CONSISTENT_INDEX_KEY);
+    if (ci !== undefined) this.consistentIdx = this.savedIdx = readUint64BE(ci, 0);
+    const term = be.get(META_BUCKET, TERM_KEY);
+    if (term !== undefined) this.consistentTerm = this.savedTerm = readUint64BE(term, 0);
+
+    const keyToLease = new Map<string, bigint>();
+    let revisions = 0;
+    let from: Buffer = revToBytes(0, 0);
+    for (;;) {
+      let n = 0;
+      let lastKey: Buffer | undefined;
+      be.forEach(
+        KEY_BUCKET,
+        (k, v) => {
+          lastKey = k;
+          n++;
+          this.restoreEntry(k, v, keyToLease);
+          return n < RESTORE_CHUNK;
+        },
+        from,
+      );
+      revisions += n;
+      if (n < RESTORE_CHUNK || lastKey === undefined) break;
+      const r = bytesToRev(lastKey);
+      from = revToBytes(r.main, r.sub + 1);
+    }
+    // Revisions between the compact revision and the newest one may all be gone.
+    if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
+    if (scheduled <= this.compactMainRev) scheduled = 0;
+    if (this.lessor !== undefined) {
+      for (const [key, lease] of keyToLease) this.lessor.attach(lease, fromBinary(key));
+    } else if (keyToLease.size > 0) {
+      throw new Error('mvcc: no lessor to attach lease');
+    }
+    const ms = performance.now() - started;
+    this.restoreStats = { keys: this.index.size, revisions, ms };
+    this.logger.info(
+      {
+        keys: this.index.size,
+        revisions,
+        took: `${Math.round(ms)}ms`,
+        'current-revision': this.currentRev,
+      },
+      'restored mvcc index',
+    );
+    if (scheduled !== 0) {
+      this.logger.info({ 'scheduled-compact-revision': scheduled }, 'resume scheduled compaction');
+      this.compactMainRev = scheduled;
+      const job = this.compactionChain.then(() => this.runCompaction(scheduled));
+      this.compactionChain = job.catch((err) => {
+        this.logger.error({ err }, 'failed to resume scheduled compaction');
+      });
+    }
+  }
+
+  private restoreEntry(k: Buffer, v: Buffer, keyToLease: Map<string, bigint>): void {
+    const r = bytesToRev(k);
+    const tomb = isTombstone(k);
+    const kv = decodeKeyValue(v, false);
+    const key = toBinary(kv.key);
+    this.currentRev = r.main;
+    const ki = this.index.keyIndex(key);
+    if (ki !== undefined) {
+      if (tomb) {
+        if (!ki.deleted) ki.tombstone(r.main, r.sub);
+      } else {
+        ki.put(r.main, r.sub);
+      }
+    } else if (!tomb) {
+      const fresh = new KeyIndex(key);
+      fresh.restore(kv.createRevision, r.main, r.sub, kv.version);
+      this.index.insert(fresh);
+    }
+    if (tomb) keyToLease.delete(key);
+    else if (kv.lease !== 0n) keyToLease.set(key, kv.lease);
+    else keyToLease.delete(key);
+  }
+
+  // ---- lifecycle ----
+
+  /** Stops background compaction (it resumes on the next open) and detaches from the backend. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.compactionChain;
+    this.removeHook();
+    // Store the final consistent index with whatever is still buffered.
+    if (!this.backend.isClosed) {
+      if (this.consistentIdx !== this.savedIdx || this.consistentTerm !== this.savedTerm) {
+        this.backend.put(META_BUCKET, CONSISTENT_INDEX_KEY, uint64(this.consistentIdx));
+        this.backend.put(META_BUCKET, TERM_KEY, uint64(this.consistentTerm));
+      }
+      this.backend.forceCommit();
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The lessor handed in at open, if any. */
+  get leaseLinker(): LeaseLinker | undefined {
+    return this.lessor;
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+function uint64(v: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  writeUint64BE(b, 0, v);
+  return b;
+}
+
+class StoreTxnWrite implements TxnWrite {
+  private readonly changeList: KeyValue[] = [];
+  private ended = false;
+
+  constructor(
+    private readonly store: KVStore,
+    private readonly beginRev: number,
+  ) {}
+
+  rev(): number {
+    return this.beginRev;
+  }
+
+  firstRev(): number {
+    return this.store.compactRev();
+  }
+
+  range(key: Uint8Array, rangeEnd: Uint8Array | undefined, opts?: RangeOptions): RangeResult {
+    this.assertActive();
+    // Reads inside the txn see its own earlier writes.
+    const rev = this.changeList.length > 0 ? this.beginRev + 1 : this.beginRev;
+    return this.store.rangeKeys(key, rangeEnd, rev, opts);
+  }
+
+  put(key: Uint8Array, value: Uint8Array, lease = 0n): number {
+    this.assertActive();
+    this.store.txnPut(this.beginRev, this.changeList, key, value, lease);
+    return this.beginRev + 1;
+  }
+
+  deleteRange(key: Uint8Array, rangeEnd: Uint8Array | undefined): { deleted: number; rev: number } {
+    this.assertActive();
+    const n = this.store.txnDeleteRange(this.beginRev, this.changeList, key, rangeEnd);
+    if (n !== 0 || this.changeList.length > 0) return { deleted: n, rev: this.beginRev + 1 };
+    return { deleted: 0, rev: this.beginRev };
+  }
+
+  changes(): readonly KeyValue[] {
+    return this.changeList;
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.store.txnEnd(this.changeList);
+  }
+
+  private assertActive(): void {
+    if (this.ended) throw new Error('mvcc: txn already ended');
+  }
+}
