@@ -426,12 +426,14 @@ export class Raft {
   }
 
   /** Appends entries proposed on this leader. Returns false if the uncommitted size limit refuses them. */
-  appendEntry(es: Entry[]): boolean {
-    let li = this.raftLog.lastIndex();
-    for (let i = 0; i < es.length; i++) {
-      const e = es[i]!;
-      e.term = this.term;
-      e.index = li + 1 + i;
+  appendEntry(proposed: Entry[]): boolean {
+    // Fresh entry objects: the proposal's may be shared (a message delivered
+    // twice in-process), and log entries must never change once appended.
+    const li = this.raftLog.lastIndex();
+    const es: Entry[] = new Array(proposed.length);
+    for (let i = 0; i < proposed.length; i++) {
+      const p = proposed[i]!;
+      es[i] = { term: this.term, index: li + 1 + i, type: p.type, data: p.data };
     }
     if (!this.increaseUncommittedSize(es)) {
       this.logger.debug(
@@ -439,9 +441,9 @@ export class Raft {
       );
       return false;
     }
-    li = this.raftLog.append(es);
+    const last = this.raftLog.append(es);
     // The leader has the entries "in its log" now: it acknowledges them to itself.
-    this.prs.progress.get(this.id)!.maybeUpdate(li);
+    this.prs.progress.get(this.id)!.maybeUpdate(last);
     this.maybeCommit();
     return true;
   }
@@ -763,8 +765,9 @@ export class Raft {
           );
           throw new ErrProposalDropped();
         }
-        for (let i = 0; i < m.entries.length; i++) {
-          const e = m.entries[i]!;
+        const entries = m.entries.slice();
+        for (let i = 0; i < entries.length; i++) {
+          const e = entries[i]!;
           let cc: ConfChangeV2 | undefined;
           if (e.type === EntryType.EntryConfChange) cc = confChangeAsV2(decodeConfChange(e.data));
           else if (e.type === EntryType.EntryConfChangeV2) cc = decodeConfChangeV2(e.data);
@@ -786,12 +789,12 @@ export class Raft {
             this.logger.info(
               `${id} ignoring conf change at config ${trackerConfigString(this.prs.config)}: ${refused}`,
             );
-            m.entries[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: EMPTY_BYTES };
+            entries[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: EMPTY_BYTES };
           } else {
             this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
           }
         }
-        if (!this.appendEntry(m.entries)) throw new ErrProposalDropped();
+        if (!this.appendEntry(entries)) throw new ErrProposalDropped();
         this.bcastAppend();
         return;
       }
@@ -1032,8 +1035,7 @@ export class Raft {
           );
           throw new ErrProposalDropped();
         }
-        m.to = this.lead;
-        this.send(m);
+        this.send({ ...m, to: this.lead });
         break;
       case MessageType.MsgApp:
         this.electionElapsed = 0;
@@ -1055,8 +1057,7 @@ export class Raft {
           this.logger.info(`${id} no leader at term ${this.term}; dropping leader transfer msg`);
           return;
         }
-        m.to = this.lead;
-        this.send(m);
+        this.send({ ...m, to: this.lead });
         break;
       case MessageType.MsgTimeoutNow:
         this.logger.info(
@@ -1070,8 +1071,7 @@ export class Raft {
           this.logger.info(`${id} no leader at term ${this.term}; dropping index reading msg`);
           return;
         }
-        m.to = this.lead;
-        this.send(m);
+        this.send({ ...m, to: this.lead });
         break;
       case MessageType.MsgReadIndexResp:
         if (m.entries.length !== 1) {
