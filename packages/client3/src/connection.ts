@@ -59,6 +59,25 @@ export interface ConnectionOptions {
   maxCallSendMsgSize?: number;
   /** Largest response the client accepts (bytes); clientv3's default is 2 GiB - 1. */
   maxCallRecvMsgSize?: number;
+  /**
+   * Called after every failed attempt of a unary call (before any retry), as clientv3's
+   * retry interceptor logs them: for logging and metrics.
+   */
+  onCallError?: (failure: CallFailure) => void;
+}
+
+/** One failed attempt of a unary call. */
+export interface CallFailure {
+  /** The endpoint the attempt went to. */
+  endpoint: string;
+  /** The gRPC method path, e.g. `/etcdserverpb.KV/Range`. */
+  method: string;
+  /** 0 for the first attempt. */
+  attempt: number;
+  /** The gRPC status code and text the server (or transport) gave. */
+  code: number;
+  details: string;
+  error: EtcdError;
 }
 
 /** Per-call options every method takes. */
@@ -355,6 +374,14 @@ export class Connection {
         const err = isServiceError(raw) ? raw : undefined;
         if (err === undefined) throw raw;
         const typed = fromServiceError(err);
+        this.options.onCallError?.({
+          endpoint: endpoint.name,
+          method: method.path,
+          attempt: attempt - 1,
+          code: err.code,
+          details: err.details,
+          error: typed,
+        });
         if (typed instanceof ErrInvalidAuthToken && ctx.withToken && reauths < MAX_REAUTH) {
           reauths++;
           if (this.token === sentToken) this.token = undefined;

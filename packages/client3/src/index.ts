@@ -6,6 +6,20 @@ export { type Bytes, FROM_KEY, prefixEnd, toBytes, toText } from './bytes.js';
 export { Client, type ClientOptions, Namespace } from './client.js';
 export { Cluster } from './cluster.js';
 export {
+  DEFAULT_SESSION_TTL,
+  Election,
+  ErrElectionNoLeader,
+  ErrElectionNotLeader,
+  ErrLocked,
+  ErrSessionExpired,
+  type Isolation,
+  Mutex,
+  runSTM,
+  Session,
+  type STM,
+} from './concurrency.js';
+export {
+  type CallFailure,
   type CallOptions,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_MAX_CALL_RECV_MSG_SIZE,
