@@ -424,7 +424,7 @@ export async function runSTM(
   let pendingPrefetch = [...(options.prefetch ?? [])];
   // The revision the first read of a serializable run pinned; later reads use it.
   let readRevision = 0;
-  for (let attempt = 0; ; attempt++) {
+  for (;;) {
     if (options.signal?.aborted) throw new ErrCanceled();
     const writes = new Map<string, { value: string; op: Op }>();
     const fetch = async (keys: string[]) => {
@@ -446,7 +446,7 @@ export async function runSTM(
           ),
         )
         .commit();
-      missing.forEach((k, i) => reads.set(k, resp.responses[i]!.responseRange!));
+      for (const [i, k] of missing.entries()) reads.set(k, resp.responses[i]!.responseRange!);
       if (serializable && readRevision === 0) readRevision = resp.header!.revision;
     };
     if (pendingPrefetch.length > 0) {
@@ -479,8 +479,8 @@ export async function runSTM(
       await apply(stm);
     } catch (err) {
       if (err instanceof NeedRead) {
+        // Each restart reads at least one more key, so restarts are bounded.
         await fetch(err.keys);
-        attempt--;
         continue;
       }
       throw err;
@@ -506,7 +506,9 @@ export async function runSTM(
     // A conflict: run again on fresh reads (a serializable run reuses the ones the
     // failed commit returned, as clientv3's prefetch does).
     const fresh = new Map<string, etcdserverpb.RangeResponse>();
-    if (serializable) readKeys.forEach((k, i) => fresh.set(k, resp.responses[i]!.responseRange!));
+    if (serializable) {
+      for (const [i, k] of readKeys.entries()) fresh.set(k, resp.responses[i]!.responseRange!);
+    }
     reads = fresh;
     readRevision = 0;
   }
