@@ -392,6 +392,11 @@ export class Simulation {
       }
       m.sm = { index: e.index, hash, confState: cs };
       this.checkApplied(m, e.index, hash);
+      if (isConf && m.storage.snapshot().metadata.index > 0) {
+        // Once the log is compacted, a member added later catches up from the
+        // snapshot, which must therefore know it: snapshot after every change.
+        m.storage.createSnapshot(e.index, cs, encodeSM(m.sm));
+      }
       if (m.retired) return;
     }
   }
