@@ -1,0 +1,313 @@
+import { mvccpb } from '@etcd-ts/api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { b, rng, s, TestDir, testSeed } from '../test/util.js';
+import {
+  DuplicateWatchIdError,
+  EmptyWatcherRangeError,
+  eventSize,
+  fragmentEvents,
+  WatcherNotExistError,
+  WatchFilterType,
+  type WatchStream,
+} from './watch_stream.js';
+import { WatchableStore } from './watchable_store.js';
+import type { WatchResponse } from './watcher_group.js';
+
+let t: TestDir;
+let st: WatchableStore;
+beforeEach(() => {
+  t = new TestDir();
+  st = new WatchableStore(t.backend(), { syncInterval: 5, victimInterval: 2 });
+});
+afterEach(async () => {
+  await st.close();
+  await t.cleanup();
+});
+
+const evs = (r: WatchResponse | undefined) =>
+  (r?.events ?? []).map(
+    (e) => `${e.type === 0 ? 'PUT' : 'DEL'} ${s(e.kv!.key)}@${e.kv!.modRevision}`,
+  );
+
+async function drain(
+  ws: WatchStream,
+  until: (all: WatchResponse[]) => boolean,
+  ms = 5000,
+): Promise<WatchResponse[]> {
+  const out: WatchResponse[] = [];
+  const deadline = Date.now() + ms;
+  while (!until(out)) {
+    const r = ws.tryRecv();
+    if (r !== undefined) out.push(r);
+    else if (Date.now() > deadline) throw new Error(`timed out with ${out.length} responses`);
+    else await new Promise((res) => setTimeout(res, 1));
+  }
+  return out;
+}
+
+describe('watch', () => {
+  it('delivers puts and deletes on a key, a range and from a key, with the revision', async () => {
+    const ws = st.newWatchStream();
+    const one = ws.watch({ key: b('a') });
+    const range = ws.watch({ key: b('a'), rangeEnd: b('c') });
+    const from = ws.watch({ key: b('b'), rangeEnd: Buffer.from([0]) });
+    expect([one, range, from]).toEqual([0, 1, 2]);
+    st.put(b('a'), b('1'));
+    st.put(b('b'), b('2'));
+    st.put(b('z'), b('3'));
+    st.deleteRange(b('a'));
+    const all = await drain(ws, (rs) => rs.length === 7);
+    const byId = (id: number) => all.filter((r) => r.watchId === id).flatMap((r) => evs(r));
+    expect(byId(one)).toEqual(['PUT a@2', 'DEL a@5']);
+    expect(byId(range)).toEqual(['PUT a@2', 'PUT b@3', 'DEL a@5']);
+    expect(byId(from)).toEqual(['PUT b@3', 'PUT z@4']);
+    expect(all[0]!.revision).toBe(2);
+  });
+
+  it('applies NOPUT/NODELETE filters and fills prev_kv', async () => {
+    const ws = st.newWatchStream();
+    const noPut = ws.watch({ key: b('k'), filters: [WatchFilterType.NOPUT] });
+    const prev = ws.watch({ key: b('k'), filters: [WatchFilterType.NODELETE], prevKv: true });
+    st.put(b('k'), b('1'));
+    st.put(b('k'), b('2'));
+    st.deleteRange(b('k'));
+    const all = await drain(ws, (rs) => rs.length === 3);
+    expect(all.filter((r) => r.watchId === noPut).flatMap(evs)).toEqual(['DEL k@4']);
+    const withPrev = all.filter((r) => r.watchId === prev).flatMap((r) => r.events);
+    expect(withPrev.map((e) => [s(e.kv!.value), e.prevKv && s(e.prevKv.value)])).toEqual([
+      ['1', undefined],
+      ['2', '1'],
+    ]);
+  });
+
+  it('refuses duplicate ids and empty ranges, and cancels', () => {
+    const ws = st.newWatchStream();
+    expect(ws.watch({ id: 7, key: b('a') })).toBe(7);
+    expect(() => ws.watch({ id: 7, key: b('a') })).toThrow(DuplicateWatchIdError);
+    expect(() => ws.watch({ key: b('b'), rangeEnd: b('a') })).toThrow(EmptyWatcherRangeError);
+    ws.cancel(7);
+    expect(() => ws.cancel(7)).toThrow(WatcherNotExistError);
+    st.put(b('a'), b('1'));
+    expect(ws.tryRecv()).toBeUndefined();
+  });
+
+  it('catches up from history in bounded passes, then follows live writes', async () => {
+    await st.close();
+    st = new WatchableStore(t.backend(), { syncInterval: 1, syncBatchEntries: 7 });
+    for (let i = 0; i < 50; i++) st.put(b(`k${i % 5}`), b(`${i}`));
+    const ws = st.newWatchStream();
+    ws.watch({ key: b('k'), rangeEnd: b('l'), startRevision: 10 });
+    expect(st.watcherCounts().unsynced).toBe(1);
+    const got = await drain(ws, (rs) => rs.flatMap(evs).length === 42);
+    expect(got.length).toBeGreaterThan(1);
+    expect(got.flatMap(evs).map((e) => Number(e.split('@')[1]))).toEqual(
+      Array.from({ length: 42 }, (_, i) => 10 + i),
+    );
+    expect(st.watcherCounts()).toEqual({ synced: 1, unsynced: 0, victims: 0 });
+    st.put(b('k1'), b('live'));
+    expect(evs(await ws.recv())).toEqual(['PUT k1@52']);
+  });
+
+  it('cancels a watch from a compacted revision with the compact revision', async () => {
+    for (let i = 0; i < 10; i++) st.put(b('a'), b(`${i}`));
+    await st.compact(8);
+    const ws = st.newWatchStream();
+    const id = ws.watch({ key: b('a'), startRevision: 3 });
+    const r = await ws.recv();
+    expect(r).toMatchObject({ watchId: id, compactRevision: 8, events: [] });
+    expect(st.watcherCounts()).toEqual({ synced: 0, unsynced: 0, victims: 0 });
+  });
+
+  it('never blocks a writer on a full stream: slow watchers become victims and catch up', async () => {
+    const ws = st.newWatchStream({ channelCapacity: 2 });
+    ws.watch({ key: b('a') });
+    for (let i = 0; i < 100; i++) st.put(b('a'), b(`${i}`));
+    expect(ws.pending).toBe(2);
+    expect(st.watcherCounts().victims + st.watcherCounts().unsynced).toBe(1);
+    const got = await drain(ws, (rs) => rs.flatMap(evs).length === 100);
+    expect(got.flatMap(evs)).toEqual(Array.from({ length: 100 }, (_, i) => `PUT a@${i + 2}`));
+  });
+
+  it('answers progress requests only when caught up', async () => {
+    const ws = st.newWatchStream();
+    const id = ws.watch({ key: b('a') });
+    st.put(b('x'), b('1'));
+    ws.requestProgress(id);
+    expect(await ws.recv()).toMatchObject({ watchId: id, events: [], revision: 2 });
+    expect(ws.requestProgressAll()).toBe(true);
+    expect(await ws.recv()).toMatchObject({ watchId: -1, events: [], revision: 2 });
+    for (let i = 0; i < 5; i++) st.put(b('a'), b(`${i}`));
+    ws.watch({ key: b('a'), startRevision: 2 });
+    expect(ws.requestProgressAll()).toBe(false);
+  });
+
+  it('splits large event lists into fragments under the byte limit', () => {
+    const ev = (n: number): mvccpb.Event => ({
+      type: mvccpb.Event_EventType.PUT,
+      kv: {
+        key: b(`k${n}`),
+        value: Buffer.alloc(100),
+        createRevision: n,
+        modRevision: n,
+        version: 1,
+        lease: 0n,
+      },
+      prevKv: undefined,
+    });
+    const events = Array.from({ length: 10 }, (_, i) => ev(i + 1));
+    const one = mvccpb.Event.encode(events[0]!).finish().length;
+    expect(eventSize(events[0]!)).toBe(one);
+    const frags = fragmentEvents(events, 3 * (one + 2) + 1, eventSize);
+    expect(frags.map((f) => f.length)).toEqual([3, 3, 3, 1]);
+    expect(frags.flat()).toEqual(events);
+    expect(fragmentEvents(events, 1e6, eventSize)).toHaveLength(1);
+    expect(fragmentEvents([events[0]!], 1, eventSize)).toHaveLength(1);
+  });
+});
+
+// Every watcher sees every event of its range from its start revision exactly once, in
+// revision order, without gaps — while writes, txns and compactions run concurrently and
+// readers drain at random paces through small channels.
+it('delivers every event exactly once, in order, under concurrent writes and compaction', async () => {
+  const seed = testSeed('watch delivery test');
+  const r = rng(seed);
+  await st.close();
+  st = new WatchableStore(t.backend({ batchLimit: 50 }), {
+    syncInterval: 2,
+    victimInterval: 1,
+    syncBatchEntries: 40,
+    compactionBatchLimit: 10,
+    compactionSleepInterval: 1,
+  });
+  const keys = ['a', 'a1', 'a2', 'b', 'b1', 'c', 'd', 'e'];
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const log: Array<{ rev: number; key: string; type: number }> = [];
+  interface W {
+    ws: WatchStream;
+    id: number;
+    key: string;
+    end: string | undefined;
+    start: number;
+    got: string[];
+    compacted: number;
+  }
+  const watchers: W[] = [];
+  const streams: WatchStream[] = [];
+  for (let i = 0; i < 6; i++)
+    streams.push(st.newWatchStream({ channelCapacity: 1 + Math.floor(r() * 4) }));
+  const addWatcher = () => {
+    const ws = pick(streams);
+    const key = pick(keys);
+    const kind = r();
+    const end =
+      kind < 0.4
+        ? undefined
+        : kind < 0.7
+          ? `${key}\u00ff`
+          : kind < 0.85
+            ? '\u0000'
+            : pick(keys.filter((k) => k > key).concat(['\u0000']));
+    const past = r() < 0.5 && st.rev() > 1;
+    const lo = Math.max(st.compactRev() + 1, 2);
+    const start = past && lo <= st.rev() ? lo + Math.floor(r() * (st.rev() - lo + 1)) : 0;
+    const id = ws.watch({
+      key: b(key),
+      rangeEnd: end === undefined ? undefined : Buffer.from(end, 'latin1'),
+      startRevision: start,
+    });
+    watchers.push({
+      ws,
+      id,
+      key,
+      end,
+      start: start === 0 ? st.rev() + 1 : start,
+      got: [],
+      compacted: 0,
+    });
+  };
+  const covers = (w: W, key: string) =>
+    w.end === undefined ? key === w.key : key >= w.key && (w.end === '\u0000' || key < w.end);
+  const pump = () => {
+    for (const ws of streams) {
+      const n = Math.floor(r() * 8);
+      for (let i = 0; i < n; i++) {
+        const resp = ws.tryRecv();
+        if (resp === undefined) break;
+        const w = watchers.find((x) => x.ws === ws && x.id === resp.watchId)!;
+        if (resp.compactRevision !== 0) w.compacted = resp.compactRevision;
+        for (const e of resp.events) w.got.push(`${e.type}:${s(e.kv!.key)}@${e.kv!.modRevision}`);
+      }
+    }
+  };
+  let compaction: Promise<void> = Promise.resolve();
+  for (let step = 0; step < 600; step++) {
+    const x = r();
+    if (x < 0.05 || watchers.length < 5) addWatcher();
+    else if (x < 0.55) {
+      const tw = st.write();
+      const n = 1 + Math.floor(r() * 3);
+      const used = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const k = pick(keys);
+        if (used.has(k)) continue;
+        used.add(k);
+        if (r() < 0.8) tw.put(b(k), b(`${step}`));
+        else tw.deleteRange(b(k), undefined);
+      }
+      const changes = tw
+        .changes()
+        .map((c) => ({ key: s(c.key), type: c.createRevision === 0 ? 1 : 0 }));
+      tw.end();
+      for (const c of changes) log.push({ rev: st.rev(), ...c });
+    } else if (x < 0.58 && st.rev() - 100 > st.compactRev()) {
+      compaction = st.compact(st.rev() - 100);
+    } else if (x < 0.75) {
+      pump();
+    } else {
+      await new Promise((res) => setTimeout(res, 1));
+      pump();
+    }
+  }
+  await compaction;
+  const finalRev = st.rev();
+  // Drain until every watcher has everything up to the final revision (or was compacted).
+  const expected = (w: W) =>
+    log
+      .filter((e) => e.rev >= w.start && covers(w, e.key))
+      .map((e) => `${e.type}:${e.key}@${e.rev}`);
+  const deadline = Date.now() + 20_000;
+  while (watchers.some((w) => w.compacted === 0 && w.got.length < expected(w).length)) {
+    if (Date.now() > deadline) break;
+    for (const ws of streams) {
+      for (let resp = ws.tryRecv(); resp !== undefined; resp = ws.tryRecv()) {
+        const w = watchers.find((x) => x.ws === ws && x.id === resp!.watchId)!;
+        if (resp.compactRevision !== 0) w.compacted = resp.compactRevision;
+        for (const e of resp.events) w.got.push(`${e.type}:${s(e.kv!.key)}@${e.kv!.modRevision}`);
+      }
+    }
+    await new Promise((res) => setTimeout(res, 2));
+  }
+  let compactedCount = 0;
+  for (const w of watchers) {
+    const want = expected(w);
+    if (w.compacted !== 0) {
+      compactedCount++;
+      expect(
+        w.start,
+        `seed ${seed}: compacted watcher started at or after compaction`,
+      ).toBeLessThan(w.compacted);
+      expect(want.slice(0, w.got.length), `seed ${seed} watcher ${w.key}..${w.end}`).toEqual(w.got);
+    } else {
+      expect(
+        w.got,
+        `seed ${seed} watcher ${w.key}..${w.end} from ${w.start} (final ${finalRev})`,
+      ).toEqual(want);
+    }
+  }
+  console.log(
+    `watch delivery test: ${watchers.length} watchers, ${compactedCount} cancelled by compaction, ` +
+      `${watchers.reduce((n, w) => n + w.got.length, 0)} events delivered, final revision ${finalRev}, compacted at ${st.compactRev()}`,
+  );
+  expect(watchers.length - compactedCount).toBeGreaterThan(0);
+  for (const ws of streams) ws.close();
+}, 60_000);
