@@ -5,6 +5,7 @@ export { Changer, ConfChangeError, describeConfChanges } from './confchange/conf
 export { restoreConfState } from './confchange/restore.js';
 export * from './errors.js';
 export { discardLogger, type Logger, RaftPanic } from './logger.js';
+export { Node } from './node.js';
 export { type JointConfig, jointCommittedIndex, jointVoteResult } from './quorum/joint.js';
 export {
   type MajorityConfig,
