@@ -1,7 +1,6 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { decodeSnapshot, encodeSnapshot, isEmptySnapshot, type Snapshot } from '@etcd-ts/raft';
 import { crc32cUpdate } from '../crc.js';
 import { ErrEmptySnapshot, ErrNoSnapshot, ErrSnapCRCMismatch, SnapError } from '../errors.js';
@@ -107,11 +106,20 @@ export class Snapshotter {
     );
     let size = 0;
     try {
-      const out = handle.createWriteStream({ autoClose: false });
-      source.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-      });
-      await pipeline(source, out);
+      for await (const chunk of source) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+        let done = 0;
+        while (done < bytes.length) {
+          const { bytesWritten } = await handle.write(
+            bytes,
+            done,
+            bytes.length - done,
+            size + done,
+          );
+          done += bytesWritten;
+        }
+        size += bytes.length;
+      }
       await handle.sync();
     } finally {
       await handle.close();
