@@ -758,7 +758,12 @@ export class Simulation {
       }
       // Done when the leader has applied a proposal made after the heal, and
       // nothing committed before was lost.
-      if (l.sm.index > before && this.appliedProposalSince(l, before, proposed)) {
+      // (A new leader knows the true commit index only once it commits an entry of its term.)
+      if (
+        l.node!.raft.committedEntryInCurrentTerm() &&
+        l.sm.index > before &&
+        this.appliedProposalSince(l, before, proposed)
+      ) {
         this.checkNothingLost(l);
         return;
       }
