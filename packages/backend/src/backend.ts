@@ -62,11 +62,12 @@ export interface ReadTx {
   range(bucket: string, start: Uint8Array, end?: Uint8Array, limit?: number): RangeResult;
   /**
    * Calls `fn` for each entry with key in [start, end) in key order; `fn` returning false
-   * stops the walk. The Buffers passed are the callee's to keep.
+   * stops the walk. The key is the callee's to keep; the value is only valid during the
+   * call (copy it to keep it).
    */
   forEach(
     bucket: string,
-    fn: (key: Buffer, value: Buffer) => boolean | undefined,
+    fn: (key: Buffer, value: Uint8Array) => boolean | undefined,
     start?: Uint8Array,
     end?: Uint8Array,
   ): void;
@@ -83,8 +84,9 @@ export interface BatchTx extends ReadTx {
   /**
    * Like `put`, but hands `value` to the batch without copying it (etcd's UnsafeSeqPut,
    * meant for the key bucket's ever-increasing revisions): the caller must not change it.
+   * `key` may be given as a binary string (one char per byte), saving a conversion.
    */
-  seqPut(bucket: string, key: Uint8Array, value: Buffer): void;
+  seqPut(bucket: string, key: Uint8Array | string, value: Buffer): void;
   delete(bucket: string, key: Uint8Array): void;
   /** Operations waiting to be committed. */
   readonly pending: number;
@@ -190,10 +192,10 @@ export class Backend implements BatchTx {
     this.buffer.put(bucket, toBinaryString(key), Buffer.from(value));
   }
 
-  seqPut(bucket: string, key: Uint8Array, value: Buffer): void {
+  seqPut(bucket: string, key: Uint8Array | string, value: Buffer): void {
     this.assertOpen();
     this.db(bucket, true);
-    this.buffer.put(bucket, toBinaryString(key), value);
+    this.buffer.put(bucket, typeof key === 'string' ? key : toBinaryString(key), value);
   }
 
   delete(bucket: string, key: Uint8Array): void {
@@ -225,7 +227,7 @@ export class Backend implements BatchTx {
     }
     const db = this.db(bucket, false);
     if (db === undefined) return undefined;
-    return db.getBinaryFast(asBuffer(key));
+    return fastValue(db, asBuffer(key));
   }
 
   range(bucket: string, start: Uint8Array, end?: Uint8Array, limit?: number): RangeResult {
@@ -237,7 +239,7 @@ export class Backend implements BatchTx {
       bucket,
       (k, v) => {
         keys.push(k);
-        values.push(v);
+        values.push(Buffer.from(v));
         return keys.length < max;
       },
       start,
@@ -248,7 +250,7 @@ export class Backend implements BatchTx {
 
   forEach(
     bucket: string,
-    fn: (key: Buffer, value: Buffer) => boolean | undefined,
+    fn: (key: Buffer, value: Uint8Array) => boolean | undefined,
     start?: Uint8Array,
     end?: Uint8Array,
   ): void {
@@ -262,12 +264,14 @@ export class Backend implements BatchTx {
       endKey === undefined ? undefined : toBinaryString(endKey),
     );
     if (db === undefined) {
-      for (const [k, v] of buffered) if (v !== null && fn(k, Buffer.from(v)) === false) return;
+      for (const [k, v] of buffered) if (v !== null && fn(k, v) === false) return;
       return;
     }
     const opts: { start: Buffer; end?: Buffer } = { start: startKey };
     if (endKey !== undefined) opts.end = endKey;
-    const it = db.getRange(opts)[Symbol.iterator]();
+    // Keys from a cursor, values through getBinaryFast: a view into lmdb-js's shared read
+    // buffer instead of a fresh Buffer per value — why values are only valid in the callback.
+    const it = db.getKeys(opts)[Symbol.iterator]();
     try {
       let next = it.next();
       let bi = 0;
@@ -280,17 +284,17 @@ export class Backend implements BatchTx {
             ? 1
             : fromBuf === undefined
               ? -1
-              : Buffer.compare(fromDb.key, fromBuf[0]);
+              : Buffer.compare(fromDb, fromBuf[0]);
         if (order < 0) {
-          // Only committed: emit it.
-          if (fn(fromDb!.key, fromDb!.value) === false) return;
+          const v = fastValue(db, fromDb!);
+          if (v !== undefined && fn(fromDb!, v) === false) return;
           next = it.next();
         } else {
           // Buffered (and maybe shadowing a committed entry of the same key).
           if (order === 0) next = it.next();
           bi++;
           const v = fromBuf![1];
-          if (v !== null && fn(fromBuf![0], Buffer.from(v)) === false) return;
+          if (v !== null && fn(fromBuf![0], v) === false) return;
         }
       }
     } finally {
@@ -521,6 +525,16 @@ function bucketNameOf(catalogueKey: Uint8Array): string {
   const b = Buffer.from(catalogueKey);
   const end = b.length > 0 && b[b.length - 1] === 0 ? b.length - 1 : b.length;
   return b.toString('utf8', 0, end);
+}
+
+/**
+ * A view of the value at `key` in lmdb-js's shared read buffer (getBinaryFast), trimmed to
+ * the value: the Buffer getBinaryFast returns spans the whole shared buffer with only its
+ * `length` property set to the value's, which native consumers (CRC) would not respect.
+ */
+function fastValue(db: Database<Buffer, Buffer>, key: Buffer): Uint8Array | undefined {
+  const v = db.getBinaryFast(key);
+  return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.length);
 }
 
 function lastKey(db: Database<Buffer, Buffer>): Buffer | undefined {

@@ -1,6 +1,12 @@
 import { mvccpb } from '@etcd-ts/api';
 import { describe, expect, it } from 'vitest';
-import { decodeKeyValue, encodeKeyValue, keyValueSize } from './codec.js';
+import {
+  decodeKeyValue,
+  decodeKeyValueFields,
+  encodeKeyValue,
+  encodeKeyValueParts,
+  keyValueSize,
+} from './codec.js';
 import { bytesToRev, isTombstone, revToBytes } from './revision.js';
 
 function rng(seed: number): () => number {
@@ -54,6 +60,25 @@ describe('KeyValue codec', () => {
       const want = Buffer.from(mvccpb.KeyValue.encode(kv).finish());
       const got = encodeKeyValue(kv);
       expect(got.equals(want), `seed ${seed} case ${i}`).toBe(true);
+      const parts = encodeKeyValueParts(
+        kv.key,
+        kv.value,
+        kv.createRevision,
+        kv.modRevision,
+        kv.version,
+        kv.lease,
+      );
+      expect(parts.equals(want), `seed ${seed} case ${i} (parts)`).toBe(true);
+      const f = decodeKeyValueFields(want);
+      expect(Buffer.from(want.subarray(f.keyStart, f.keyEnd)).equals(Buffer.from(kv.key))).toBe(
+        true,
+      );
+      expect([f.createRevision, f.modRevision, f.version, f.lease]).toEqual([
+        kv.createRevision,
+        kv.modRevision,
+        kv.version,
+        kv.lease,
+      ]);
       expect(keyValueSize(kv)).toBe(want.length);
       const back = decodeKeyValue(want);
       expect(Buffer.from(back.key).equals(Buffer.from(kv.key))).toBe(true);
@@ -79,6 +104,29 @@ describe('KeyValue codec', () => {
     const kv = decodeKeyValue(enc);
     enc.fill(0);
     expect(Buffer.from(kv.key).toString()).toBe('k');
+  });
+
+  it('skips fields it does not know, of every wire type', () => {
+    const kv = encodeKeyValue({
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+      createRevision: 5,
+      modRevision: 6,
+      version: 2,
+      lease: 0n,
+    });
+    // field 9 varint, field 10 length-delimited (3 bytes), field 11 fixed32, field 12 fixed64
+    const extra = Buffer.from([
+      0x48, 0x96, 0x01, 0x52, 0x03, 1, 2, 3, 0x5d, 0, 0, 0, 0, 0x61, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    const back = decodeKeyValue(Buffer.concat([extra, kv, extra]));
+    expect([
+      Buffer.from(back.key).toString(),
+      Buffer.from(back.value).toString(),
+      back.version,
+    ]).toEqual(['k', 'v', 2]);
+    const f = decodeKeyValueFields(Buffer.concat([extra, kv]));
+    expect([f.createRevision, f.modRevision]).toEqual([5, 6]);
   });
 
   it('refuses truncated input', () => {

@@ -8,7 +8,7 @@ import type { mvccpb } from '@etcd-ts/api';
 export type KeyValue = mvccpb.KeyValue;
 
 const TWO_32 = 2 ** 32;
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = Buffer.alloc(0);
 
 function varintSize(v: number): number {
   if (v < 0x80) return 1;
@@ -151,9 +151,11 @@ class Reader {
     const n = this.varint();
     const end = this.pos + n;
     if (end > this.buf.length) throw new Error('mvcc: truncated KeyValue');
-    const s = this.buf.subarray(this.pos, end);
+    const start = this.pos;
     this.pos = end;
-    return copy ? Uint8Array.prototype.slice.call(s) : s;
+    // Always Buffers, whatever the input: callers compare and print them.
+    const view = Buffer.from(this.buf.buffer, this.buf.byteOffset + start, n);
+    return copy ? Buffer.from(view) : view;
   }
 
   skip(wireType: number): void {
@@ -164,9 +166,11 @@ class Reader {
       case 1:
         this.pos += 8;
         return;
-      case 2:
-        this.pos += this.varint();
+      case 2: {
+        const n = this.varint();
+        this.pos += n;
         return;
+      }
       case 5:
         this.pos += 4;
         return;
@@ -231,3 +235,126 @@ export function decodeKeyOnly(buf: Uint8Array): Uint8Array {
   r.pos = 1;
   return r.bytes(false);
 }
+
+/** The scalar fields of an encoded KeyValue and where its key lies in the buffer. */
+export interface KeyValueFields {
+  keyStart: number;
+  keyEnd: number;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  lease: bigint;
+}
+
+/**
+ * Decodes everything but the value, and locates the key without copying it: what the
+ * index rebuild needs from each stored revision.
+ */
+export function decodeKeyValueFields(buf: Uint8Array): KeyValueFields {
+  const r = new Reader(buf);
+  const f: KeyValueFields = {
+    keyStart: 0,
+    keyEnd: 0,
+    createRevision: 0,
+    modRevision: 0,
+    version: 0,
+    lease: 0n,
+  };
+  while (r.pos < buf.length) {
+    const tag = buf[r.pos]! < 0x80 ? buf[r.pos++]! : r.varint();
+    switch (tag) {
+      case 0x0a: {
+        const n = r.varint();
+        f.keyStart = r.pos;
+        f.keyEnd = r.pos + n;
+        r.pos += n;
+        break;
+      }
+      case 0x10:
+        f.createRevision = r.varint();
+        break;
+      case 0x18:
+        f.modRevision = r.varint();
+        break;
+      case 0x20:
+        f.version = r.varint();
+        break;
+      case 0x30:
+        f.lease = buf[r.pos]! < 0x80 ? BigInt(buf[r.pos++]!) : r.bigVarint();
+        break;
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  if (r.pos !== buf.length || f.keyEnd > buf.length) throw new Error('mvcc: truncated KeyValue');
+  return f;
+}
+
+/**
+ * Encodes a KeyValue from its parts (no intermediate object), byte-identical to
+ * encodeKeyValue; also returns where key and value landed, so callers can take views.
+ */
+export function encodeKeyValueParts(
+  key: Uint8Array,
+  value: Uint8Array,
+  createRevision: number,
+  modRevision: number,
+  version: number,
+  lease: bigint,
+): Buffer {
+  checkInt(createRevision, 'create_revision');
+  checkInt(modRevision, 'mod_revision');
+  checkInt(version, 'version');
+  let n = 0;
+  if (key.length !== 0) n += 1 + varintSize(key.length) + key.length;
+  if (createRevision !== 0) n += 1 + varintSize(createRevision);
+  if (modRevision !== 0) n += 1 + varintSize(modRevision);
+  if (version !== 0) n += 1 + varintSize(version);
+  if (value.length !== 0) n += 1 + varintSize(value.length) + value.length;
+  const smallLease = lease > 0n && lease <= MAX_SAFE_BIG;
+  let leaseBytes: Uint8Array | undefined;
+  if (lease !== 0n) {
+    if (smallLease) n += 1 + varintSize(Number(lease));
+    else {
+      leaseBytes = leaseVarint(lease);
+      n += 1 + leaseBytes.length;
+    }
+  }
+  const out = Buffer.allocUnsafe(n);
+  let p = 0;
+  if (key.length !== 0) {
+    out[p++] = 0x0a;
+    p = writeVarint(out, p, key.length);
+    out.set(key, p);
+    p += key.length;
+  }
+  if (createRevision !== 0) {
+    out[p++] = 0x10;
+    p = writeVarint(out, p, createRevision);
+  }
+  if (modRevision !== 0) {
+    out[p++] = 0x18;
+    p = writeVarint(out, p, modRevision);
+  }
+  if (version !== 0) {
+    out[p++] = 0x20;
+    p = writeVarint(out, p, version);
+  }
+  if (value.length !== 0) {
+    out[p++] = 0x2a;
+    p = writeVarint(out, p, value.length);
+    out.set(value, p);
+    p += value.length;
+  }
+  if (lease !== 0n) {
+    out[p++] = 0x30;
+    if (leaseBytes === undefined) p = writeVarint(out, p, Number(lease));
+    else {
+      out.set(leaseBytes, p);
+      p += leaseBytes.length;
+    }
+  }
+  return out;
+}
+
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);

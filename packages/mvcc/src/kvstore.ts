@@ -1,7 +1,12 @@
 import type { Backend, BackendLogger } from '@etcd-ts/backend';
 import { noopLogger } from '@etcd-ts/backend';
 import { crc32c } from '@node-rs/crc32';
-import { decodeKeyValue, encodeKeyValue, type KeyValue } from './codec.js';
+import {
+  decodeKeyValue,
+  decodeKeyValueFields,
+  encodeKeyValueParts,
+  type KeyValue,
+} from './codec.js';
 import { CompactedError, FutureRevError, StoreClosedError } from './errors.js';
 import { KeyIndex } from './key_index.js';
 import {
@@ -140,6 +145,9 @@ export class KVStore {
   private writing = false;
   private readonly removeHook: () => void;
   private readonly scratch = Buffer.allocUnsafe(REV_BYTES_LEN);
+  private readonly revScratch = Buffer.allocUnsafe(REV_BYTES_LEN);
+  private restoreArrayBuffer: ArrayBufferLike | undefined;
+  private restoreView: Buffer | undefined;
   /** Keys/second of the last index rebuild, for logs and benchmarks. */
   restoreStats = { keys: 0, revisions: 0, ms: 0 };
 
@@ -285,7 +293,7 @@ export class KVStore {
   /** @internal called by StoreTxnWrite */
   txnPut(
     beginRev: number,
-    changes: KeyValue[],
+    changes: Change[],
     key: Uint8Array,
     value: Uint8Array,
     lease: bigint,
@@ -303,15 +311,13 @@ export class KVStore {
       if (this.lessor !== undefined) oldLease = this.lessor.getLease(key);
     }
     const sub = changes.length;
-    const kv: KeyValue = {
-      key: Uint8Array.prototype.slice.call(key),
-      createRevision: created,
-      modRevision: rev,
-      version: ver + 1,
-      value: Uint8Array.prototype.slice.call(value),
-      lease,
-    };
-    this.backend.seqPut(KEY_BUCKET, revToBytes(rev, sub), encodeKeyValue(kv));
+    // The encoded bytes are the change: events decode views of them only when needed.
+    const enc = encodeKeyValueParts(key, value, created, rev, ver + 1, lease);
+    this.backend.seqPut(
+      KEY_BUCKET,
+      writeRevBytes(rev, sub, this.revScratch).toString('latin1'),
+      enc,
+    );
     if (ki === undefined) {
       const fresh = new KeyIndex(k);
       fresh.put(rev, sub);
@@ -319,7 +325,7 @@ export class KVStore {
     } else {
       ki.put(rev, sub);
     }
-    changes.push(kv);
+    changes.push({ enc, rev, tombstone: false });
     if (oldLease !== 0n) this.lessor!.detach(oldLease, key);
     if (lease !== 0n) {
       if (this.lessor === undefined) throw new Error('mvcc: no lessor to attach lease');
@@ -330,7 +336,7 @@ export class KVStore {
   /** @internal called by StoreTxnWrite */
   txnDeleteRange(
     beginRev: number,
-    changes: KeyValue[],
+    changes: Change[],
     key: Uint8Array,
     rangeEnd: Uint8Array | undefined,
   ): number {
@@ -340,18 +346,11 @@ export class KVStore {
     for (const hit of hits) {
       const keyBytes = fromBinary(hit.key);
       const sub = changes.length;
-      const tomb: KeyValue = {
-        key: keyBytes,
-        createRevision: 0,
-        modRevision: 0,
-        version: 0,
-        value: new Uint8Array(0),
-        lease: 0n,
-      };
-      this.backend.seqPut(KEY_BUCKET, revToBytes(rev, sub, true), encodeKeyValue(tomb));
+      // A tombstone stores only the key.
+      const enc = encodeKeyValueParts(keyBytes, EMPTY, 0, 0, 0, 0n);
+      this.backend.seqPut(KEY_BUCKET, revToBytes(rev, sub, true), enc);
       this.index.tombstone(hit.key, rev, sub);
-      // Events carry the revision of the delete.
-      changes.push({ ...tomb, modRevision: rev });
+      changes.push({ enc, rev, tombstone: true });
       if (this.lessor !== undefined) {
         const leaseId = this.lessor.getLease(keyBytes);
         if (leaseId !== 0n) this.lessor.detach(leaseId, keyBytes);
@@ -361,15 +360,18 @@ export class KVStore {
   }
 
   /** @internal called by StoreTxnWrite.end */
-  txnEnd(changes: KeyValue[]): void {
+  txnEnd(txn: StoreTxnWrite, changes: Change[]): void {
     if (changes.length > 0) this.currentRev++;
     this.writing = false;
     this.backend.unlock();
-    if (changes.length > 0) this.notify(this.currentRev, changes);
+    if (changes.length > 0) this.notify(this.currentRev, () => txn.changes());
   }
 
-  /** Called after each write txn that changed something; the watchable store hooks in. */
-  protected notify(_rev: number, _changes: readonly KeyValue[]): void {}
+  /**
+   * Called after each write txn that changed something, with the txn's changes (decoded
+   * on demand); the watchable store hooks in here.
+   */
+  protected notify(_rev: number, _changes: () => readonly KeyValue[]): void {}
 
   // ---- compaction ----
 
@@ -552,11 +554,20 @@ export class KVStore {
     }
   }
 
-  private restoreEntry(k: Buffer, v: Buffer, keyToLease: Map<string, bigint>): void {
+  private restoreEntry(k: Buffer, v: Uint8Array, keyToLease: Map<string, bigint>): void {
     const r = bytesToRev(k);
     const tomb = isTombstone(k);
-    const kv = decodeKeyValue(v, false);
-    const key = toBinary(kv.key);
+    const f = decodeKeyValueFields(v);
+    // Read the key straight out of the value's (shared) buffer as a binary string.
+    if (v.buffer !== this.restoreArrayBuffer) {
+      this.restoreArrayBuffer = v.buffer;
+      this.restoreView = Buffer.from(v.buffer);
+    }
+    const key = this.restoreView!.toString(
+      'latin1',
+      v.byteOffset + f.keyStart,
+      v.byteOffset + f.keyEnd,
+    );
     this.currentRev = r.main;
     const ki = this.index.keyIndex(key);
     if (ki !== undefined) {
@@ -567,12 +578,11 @@ export class KVStore {
       }
     } else if (!tomb) {
       const fresh = new KeyIndex(key);
-      fresh.restore(kv.createRevision, r.main, r.sub, kv.version);
+      fresh.restore(f.createRevision, r.main, r.sub, f.version);
       this.index.insert(fresh);
     }
-    if (tomb) keyToLease.delete(key);
-    else if (kv.lease !== 0n) keyToLease.set(key, kv.lease);
-    else keyToLease.delete(key);
+    if (!tomb && f.lease !== 0n) keyToLease.set(key, f.lease);
+    else if (keyToLease.size > 0) keyToLease.delete(key);
   }
 
   // ---- lifecycle ----
@@ -613,8 +623,18 @@ function uint64(v: number): Buffer {
   return b;
 }
 
+/** One change of a write txn: the encoded KeyValue as stored, and its revision. */
+interface Change {
+  enc: Buffer;
+  rev: number;
+  tombstone: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
 class StoreTxnWrite implements TxnWrite {
-  private readonly changeList: KeyValue[] = [];
+  private readonly changeList: Change[] = [];
+  private decoded: KeyValue[] | undefined;
   private ended = false;
 
   constructor(
@@ -639,25 +659,35 @@ class StoreTxnWrite implements TxnWrite {
 
   put(key: Uint8Array, value: Uint8Array, lease = 0n): number {
     this.assertActive();
+    this.decoded = undefined;
     this.store.txnPut(this.beginRev, this.changeList, key, value, lease);
     return this.beginRev + 1;
   }
 
   deleteRange(key: Uint8Array, rangeEnd: Uint8Array | undefined): { deleted: number; rev: number } {
     this.assertActive();
+    this.decoded = undefined;
     const n = this.store.txnDeleteRange(this.beginRev, this.changeList, key, rangeEnd);
     if (n !== 0 || this.changeList.length > 0) return { deleted: n, rev: this.beginRev + 1 };
     return { deleted: 0, rev: this.beginRev };
   }
 
   changes(): readonly KeyValue[] {
-    return this.changeList;
+    if (this.decoded === undefined) {
+      this.decoded = this.changeList.map((c) => {
+        // Views into the change's own bytes, which nothing mutates.
+        const kv = decodeKeyValue(c.enc, false);
+        if (c.tombstone) kv.modRevision = c.rev; // events carry the delete's revision
+        return kv;
+      });
+    }
+    return this.decoded;
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.store.txnEnd(this.changeList);
+    this.store.txnEnd(this, this.changeList);
   }
 
   private assertActive(): void {

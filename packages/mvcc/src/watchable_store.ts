@@ -147,8 +147,9 @@ export class WatchableStore extends KVStore {
     if (this.victims.length > 0) this.scheduleVictims(0);
   }
 
-  protected override notify(rev: number, changes: readonly KeyValue[]): void {
+  protected override notify(rev: number, lazyChanges: () => readonly KeyValue[]): void {
     if (this.synced.size === 0) return;
+    const changes = lazyChanges();
     const events: Event[] = new Array(changes.length);
     for (let i = 0; i < changes.length; i++) {
       const kv = changes[i]!;
@@ -265,11 +266,12 @@ export class WatchableStore extends KVStore {
     for (const w of chosen) group.add(w);
 
     // Read history in one bounded pass; stop at a revision boundary so no revision is split.
-    const entries: Array<[Buffer, Buffer]> = [];
+    // Values are only valid during the callback: decode (copying) as they come.
+    const entries: Array<[Buffer, KeyValue]> = [];
     this.backend.forEach(
       KEY_BUCKET,
       (k, v) => {
-        entries.push([k, v]);
+        entries.push([k, decodeKeyValue(v, true)]);
         return entries.length < this.syncBatchEntries;
       },
       revToBytes(minRev, 0),
@@ -288,7 +290,7 @@ export class WatchableStore extends KVStore {
         this.backend.forEach(
           KEY_BUCKET,
           (k, v) => {
-            entries.push([k, v]);
+            entries.push([k, decodeKeyValue(v, true)]);
             return true;
           },
           revToBytes(lastMain, bytesToRev(entries[entries.length - 1]![0]).sub + 1),
@@ -298,8 +300,7 @@ export class WatchableStore extends KVStore {
       }
     }
     const events: Event[] = [];
-    for (const [k, v] of entries) {
-      const kv = decodeKeyValue(v, false);
+    for (const [k, kv] of entries) {
       if (!group.contains(Buffer.from(kv.key).toString('latin1'))) continue;
       if (isTombstone(k)) {
         kv.modRevision = bytesToRev(k).main;
