@@ -183,6 +183,11 @@ export class Raft {
   /** ReadIndex requests that arrived before the leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
   readonly logger: Logger;
+  /**
+   * Set by RawNode while it steps a proposal whose entries it created for
+   * that call: raft may then fill in their term and index instead of copying.
+   */
+  proposalOwned = false;
   private readonly rand: (n: number) => number;
   private stepFn: (m: Message) => void;
   tick: () => void;
@@ -426,14 +431,27 @@ export class Raft {
   }
 
   /** Appends entries proposed on this leader. Returns false if the uncommitted size limit refuses them. */
-  appendEntry(proposed: Entry[]): boolean {
-    // Fresh entry objects: the proposal's may be shared (a message delivered
-    // twice in-process), and log entries must never change once appended.
+  appendEntry(proposed: Entry[], owned = false): boolean {
+    // Log entries never change once appended. Proposals that raft owns
+    // (created by RawNode for this call) get their term and index in place;
+    // others (a message that may be delivered twice in-process) are copied.
     const li = this.raftLog.lastIndex();
-    const es: Entry[] = new Array(proposed.length);
-    for (let i = 0; i < proposed.length; i++) {
-      const p = proposed[i]!;
-      es[i] = { term: this.term, index: li + 1 + i, type: p.type, data: p.data };
+    const term = this.term;
+    const n = proposed.length;
+    let es: Entry[];
+    if (owned) {
+      es = proposed;
+      for (let i = 0; i < n; i++) {
+        const e = proposed[i]!;
+        e.term = term;
+        e.index = li + 1 + i;
+      }
+    } else {
+      es = [];
+      for (let i = 0; i < n; i++) {
+        const p = proposed[i]!;
+        es.push({ term, index: li + 1 + i, type: p.type, data: p.data });
+      }
     }
     if (!this.increaseUncommittedSize(es)) {
       this.logger.debug(
@@ -765,7 +783,7 @@ export class Raft {
           );
           throw new ErrProposalDropped();
         }
-        const entries = m.entries.slice();
+        let entries = m.entries;
         for (let i = 0; i < entries.length; i++) {
           const e = entries[i]!;
           let cc: ConfChangeV2 | undefined;
@@ -789,12 +807,15 @@ export class Raft {
             this.logger.info(
               `${id} ignoring conf change at config ${trackerConfigString(this.prs.config)}: ${refused}`,
             );
+            if (entries === m.entries) entries = entries.slice(); // never mutate the message
             entries[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: EMPTY_BYTES };
           } else {
             this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
           }
         }
-        if (!this.appendEntry(entries)) throw new ErrProposalDropped();
+        if (!this.appendEntry(entries, this.proposalOwned && entries === m.entries)) {
+          throw new ErrProposalDropped();
+        }
         this.bcastAppend();
         return;
       }

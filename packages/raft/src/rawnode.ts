@@ -153,15 +153,28 @@ export class RawNode {
     const m = msgFor(MessageType.MsgProp);
     m.from = this.raft.id;
     m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data }];
-    this.raft.step(m);
+    this.stepOwned(m);
+  }
+
+  private stepOwned(m: Message): void {
+    this.raft.proposalOwned = true;
+    try {
+      this.raft.step(m);
+    } finally {
+      this.raft.proposalOwned = false;
+    }
   }
 
   /** Proposes several entries in one message (what a batching server does). */
   proposeBatch(datas: Uint8Array[]): void {
     const m = msgFor(MessageType.MsgProp);
     m.from = this.raft.id;
-    m.entries = datas.map((data) => ({ term: 0, index: 0, type: EntryType.EntryNormal, data }));
-    this.raft.step(m);
+    const entries: Entry[] = [];
+    for (let i = 0; i < datas.length; i++) {
+      entries.push({ term: 0, index: 0, type: EntryType.EntryNormal, data: datas[i]! });
+    }
+    m.entries = entries;
+    this.stepOwned(m);
   }
 
   /** Proposes a configuration change (ConfChange or ConfChangeV2). */

@@ -134,7 +134,10 @@ export class MemoryStorage implements Storage {
     }
     const i = compactIndex - offset;
     const at = this.ents[i]!;
-    this.ents.splice(0, i + 1, newEntry({ index: at.index, term: at.term }));
+    // Copy the (short) remainder rather than splice the (long) prefix out.
+    const rest = this.ents.slice(i);
+    rest[0] = newEntry({ index: at.index, term: at.term });
+    this.ents = rest;
   }
 
   /** Appends entries, replacing any conflicting suffix. Entries must follow on from the log. */
