@@ -22,6 +22,10 @@ const TOTAL = Number(process.env.ENTRIES ?? 3_000_000);
 const BATCH = Number(process.env.BATCH ?? 512);
 const PAYLOAD = new Uint8Array(128).fill(7);
 const TARGET = 1_000_000;
+// Like etcd's server: compact the in-memory log every SNAPSHOT_COUNT applied
+// entries, keeping CATCH_UP entries for slow followers.
+const SNAPSHOT_COUNT = Number(process.env.SNAPSHOT_COUNT ?? 10_000);
+const CATCH_UP = Number(process.env.CATCH_UP ?? 5_000);
 
 interface Member {
   id: bigint;
@@ -69,7 +73,8 @@ function handleReady(m: Member, byId: Map<bigint, Member>): number {
     committed += ce.length;
     m.node.advance(rd);
     // Bound memory like a server does: compact what was applied, keeping a tail.
-    if (m.applied - m.storage.firstIndex() > 100_000) m.storage.compact(m.applied - 10_000);
+    if (m.applied - m.storage.firstIndex() > SNAPSHOT_COUNT + CATCH_UP)
+      m.storage.compact(m.applied - CATCH_UP);
   }
   return committed;
 }

@@ -123,7 +123,7 @@ export class RaftLog {
 
   /** The unstable entries, in a fresh array the caller may keep. */
   unstableEntries(): Entry[] {
-    return this.unstable.entries.length === 0 ? [] : this.unstable.entries.slice();
+    return this.unstable.handOut();
   }
 
   /** Committed entries not yet applied, up to maxNextEntsSize bytes. */

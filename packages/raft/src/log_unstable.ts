@@ -10,6 +10,12 @@ export class Unstable {
   snapshot: Snapshot | undefined = undefined;
   entries: Entry[] = [];
   offset: number;
+  /**
+   * Whether `entries` may be referenced from outside (handed out in a Ready,
+   * or adopted from a message): then it is copied before being appended to,
+   * otherwise appended to in place.
+   */
+  private shared = false;
 
   constructor(
     offset: number,
@@ -51,7 +57,9 @@ export class Unstable {
     if (gt === undefined) return;
     // Only entries in the unstable array can be marked stable (not the snapshot's index).
     if (gt === t && i >= this.offset) {
-      this.entries = this.entries.slice(i + 1 - this.offset);
+      const rest = i + 1 - this.offset;
+      this.entries = rest >= this.entries.length ? [] : this.entries.slice(rest);
+      this.shared = false;
       this.offset = i + 1;
     }
   }
@@ -64,29 +72,48 @@ export class Unstable {
   restore(s: Snapshot): void {
     this.offset = s.metadata.index + 1;
     this.entries = [];
+    this.shared = false;
     this.snapshot = s;
   }
 
   truncateAndAppend(ents: Entry[]): void {
     const after = ents[0]!.index;
     if (after === this.offset + this.entries.length) {
-      // Directly follows: append. A fresh array, because the previous one may
-      // have been handed out in a Ready.
-      this.entries = this.entries.length === 0 ? ents.slice() : this.entries.concat(ents);
+      // Directly follows: append.
+      if (this.entries.length === 0) {
+        this.entries = ents;
+        this.shared = true;
+      } else if (this.shared) {
+        this.entries = this.entries.concat(ents);
+        this.shared = false;
+      } else {
+        for (let i = 0; i < ents.length; i++) this.entries.push(ents[i]!);
+      }
     } else if (after <= this.offset) {
       this.logger.info(`replace the unstable entries from index ${after}`);
       // The log is being truncated to before our current offset: replace it all.
       this.offset = after;
-      this.entries = ents.slice();
+      this.entries = ents;
+      this.shared = true;
     } else {
       // Truncate to after (exclusive) and append.
       this.logger.info(`truncate the unstable entries before index ${after}`);
       this.entries = this.slice(this.offset, after).concat(ents);
+      this.shared = false;
     }
   }
 
+  /** The entries, for a Ready: the caller may keep the array (it is never modified afterwards). */
+  handOut(): Entry[] {
+    if (this.entries.length === 0) return [];
+    this.shared = true;
+    return this.entries;
+  }
+
+  /** Entries in [lo, hi); the caller may keep the array (it is never modified afterwards). */
   slice(lo: number, hi: number): Entry[] {
     this.mustCheckOutOfBounds(lo, hi);
+    if (lo === this.offset && hi === this.offset + this.entries.length) return this.handOut();
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }
 
