@@ -159,6 +159,8 @@ export class Simulation {
   private dropRate = 0;
   private dupRate = 0;
   private maxDelay = 3;
+  /** Probability of crashing in the middle of handling a Ready (between persisting and sending). */
+  private crashMidReady = 0;
   private readonly trace: string[] = [];
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
@@ -339,8 +341,17 @@ export class Simulation {
       if (guard > 1000) this.fail(`member ${m.id} never runs out of Readys`);
       const rd = m.node.ready();
       this.persist(m, rd);
-      for (const msg of rd.messages) this.send(msg);
       this.checkLogMatching(m, rd);
+      if (this.crashMidReady > 0 && this.rnd.chance(this.crashMidReady)) {
+        // Crash after persisting, before sending or applying: the messages are
+        // lost, the persisted entries are not, nothing is applied.
+        this.log(
+          `crash ${m.id} after persisting a Ready, before sending ${rd.messages.length} messages`,
+        );
+        this.crash(m);
+        return;
+      }
+      for (const msg of rd.messages) this.send(msg);
       this.apply(m, rd);
       if (m.retired || m.node === undefined) return;
       m.node.advance(rd);
@@ -639,6 +650,15 @@ export class Simulation {
 
   private restart(m: Member): void {
     this.log(`restart ${m.id}`);
+    // A snapshot persisted but not applied before the crash: the state
+    // machine recovers from it (as etcd recovers its backend from the snapshot).
+    const snap = m.storage.snapshot();
+    if (snap.metadata.index > m.sm.index) {
+      const s = decodeSM(snap.data, snap.metadata.confState);
+      this.checkApplied(m, s.index, s.hash);
+      m.sm = s;
+      this.log(`${m.id} recovered its state machine from the snapshot at ${s.index}`);
+    }
     this.start(m);
     this.handleReady(m);
   }
@@ -709,7 +729,10 @@ export class Simulation {
       this.dropRate = this.rnd.pick([0, 0.05, 0.2]);
       this.dupRate = this.rnd.pick([0, 0.05, 0.2]);
       this.maxDelay = this.rnd.pick([0, 1, 3, 8]);
-      this.log(`network: drop=${this.dropRate} dup=${this.dupRate} maxDelay=${this.maxDelay}`);
+      this.crashMidReady = this.rnd.pick([0, 0, 0.001, 0.01]);
+      this.log(
+        `network: drop=${this.dropRate} dup=${this.dupRate} maxDelay=${this.maxDelay} crashMidReady=${this.crashMidReady}`,
+      );
     }
   }
 
@@ -733,6 +756,7 @@ export class Simulation {
 
   private healAndCheckLiveness(): void {
     this.log('=== heal: no partitions, no drops, every member restarted ===');
+    this.crashMidReady = 0;
     this.blocked.clear();
     this.dropRate = 0;
     this.dupRate = 0;
