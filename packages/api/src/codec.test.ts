@@ -90,4 +90,33 @@ describe('64-bit ids survive the wire exactly', () => {
       etcdserverpb.PutRequest.fromPartial({ key: Buffer.from('c') }),
     );
   });
+
+  it('number-typed 64-bit fields encode small, large and negative values exactly', () => {
+    for (const TTL of [0, -1, 1, 0xffffffff, 0x100000000, Number.MAX_SAFE_INTEGER, -(2 ** 40)]) {
+      const msg = etcdserverpb.LeaseTimeToLiveResponse.fromPartial({ TTL, grantedTTL: 5 });
+      const back = etcdserverpb.LeaseTimeToLiveResponse.decode(
+        encodeMessage(etcdserverpb.LeaseTimeToLiveResponse, msg),
+      );
+      expect(back.TTL).toBe(TTL);
+    }
+    // -1 as int64 is ten bytes of two's complement, as every protobuf encoder writes it.
+    const ttl = etcdserverpb.LeaseTimeToLiveResponse.fromPartial({ TTL: -1 });
+    expect(
+      Buffer.from(encodeMessage(etcdserverpb.LeaseTimeToLiveResponse, ttl)).toString('hex'),
+    ).toBe('18ffffffffffffffffff01');
+    const status = etcdserverpb.StatusResponse.fromPartial({ raftIndex: 2 ** 40 + 3 });
+    expect(
+      etcdserverpb.StatusResponse.decode(encodeMessage(etcdserverpb.StatusResponse, status))
+        .raftIndex,
+    ).toBe(2 ** 40 + 3);
+    expect(() =>
+      encodeMessage(
+        etcdserverpb.StatusResponse,
+        etcdserverpb.StatusResponse.fromPartial({ raftIndex: -1 }),
+      ),
+    ).toThrow(/non-negative safe integer/);
+    expect(() =>
+      encodeMessage(mvccpb.KeyValue, mvccpb.KeyValue.fromPartial({ version: 1.5 })),
+    ).toThrow(/safe integer/);
+  });
 });

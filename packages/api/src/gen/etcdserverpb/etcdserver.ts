@@ -7,6 +7,20 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+function writeSafeInt64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new globalThis.Error(`int64 field value ${value} is not a safe integer`);
+  if (value >= 0 && value <= 0xffffffff) writer.uint32(value);
+  else writer.int64(value);
+}
+
+function writeSafeUint64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new globalThis.Error(`uint64 field value ${value} is not a non-negative safe integer`);
+  }
+  if (value <= 0xffffffff) writer.uint32(value);
+  else writer.uint64(value);
+}
+
 /**
  * The v2 request envelope and the WAL metadata record. etcd 3.5 still carries these
  * through raft (the v2 request for cluster attribute updates from older members, the
@@ -85,28 +99,19 @@ export const Request: MessageFns<Request> = {
       writer.uint32(50).string(message.PrevValue);
     }
     if (message.PrevIndex !== undefined && message.PrevIndex !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.PrevIndex)) !== BigInt(message.PrevIndex)) {
-        throw new globalThis.Error("value provided for field BigInt(message.PrevIndex) of type uint64 too large");
-      }
-      writer.uint32(56).uint64(BigInt(message.PrevIndex));
+      writeSafeUint64(writer.uint32(56), message.PrevIndex);
     }
     if (message.PrevExist !== undefined && message.PrevExist !== false) {
       writer.uint32(64).bool(message.PrevExist);
     }
     if (message.Expiration !== undefined && message.Expiration !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.Expiration)) !== BigInt(message.Expiration)) {
-        throw new globalThis.Error("value provided for field BigInt(message.Expiration) of type int64 too large");
-      }
-      writer.uint32(72).int64(BigInt(message.Expiration));
+      writeSafeInt64(writer.uint32(72), message.Expiration);
     }
     if (message.Wait !== undefined && message.Wait !== false) {
       writer.uint32(80).bool(message.Wait);
     }
     if (message.Since !== undefined && message.Since !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.Since)) !== BigInt(message.Since)) {
-        throw new globalThis.Error("value provided for field BigInt(message.Since) of type uint64 too large");
-      }
-      writer.uint32(88).uint64(BigInt(message.Since));
+      writeSafeUint64(writer.uint32(88), message.Since);
     }
     if (message.Recursive !== undefined && message.Recursive !== false) {
       writer.uint32(96).bool(message.Recursive);
@@ -118,10 +123,7 @@ export const Request: MessageFns<Request> = {
       writer.uint32(112).bool(message.Quorum);
     }
     if (message.Time !== undefined && message.Time !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.Time)) !== BigInt(message.Time)) {
-        throw new globalThis.Error("value provided for field BigInt(message.Time) of type int64 too large");
-      }
-      writer.uint32(120).int64(BigInt(message.Time));
+      writeSafeInt64(writer.uint32(120), message.Time);
     }
     if (message.Stream !== undefined && message.Stream !== false) {
       writer.uint32(128).bool(message.Stream);
@@ -401,7 +403,7 @@ type DeepPartial<T> = T extends bigint ? string | number | bigint
   : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
+  const num = typeof int64 === 'bigint' ? globalThis.Number(int64) : globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
     throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
   }

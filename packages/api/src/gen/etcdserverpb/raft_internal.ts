@@ -40,6 +40,20 @@ import {
   TxnRequest,
 } from "./rpc.js";
 
+function writeSafeInt64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new globalThis.Error(`int64 field value ${value} is not a safe integer`);
+  if (value >= 0 && value <= 0xffffffff) writer.uint32(value);
+  else writer.int64(value);
+}
+
+function writeSafeUint64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new globalThis.Error(`uint64 field value ${value} is not a non-negative safe integer`);
+  }
+  if (value <= 0xffffffff) writer.uint32(value);
+  else writer.uint64(value);
+}
+
 /**
  * What the server proposes to raft: one InternalRaftRequest per client write (or auth,
  * lease, alarm, membership attribute change), identified by ID so the proposer can wait
@@ -123,10 +137,7 @@ export const RequestHeader: MessageFns<RequestHeader> = {
       writer.uint32(18).string(message.username);
     }
     if (message.authRevision !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.authRevision)) !== BigInt(message.authRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.authRevision) of type uint64 too large");
-      }
-      writer.uint32(24).uint64(BigInt(message.authRevision));
+      writeSafeUint64(writer.uint32(24), message.authRevision);
     }
     return writer;
   },
@@ -845,7 +856,7 @@ type DeepPartial<T> = T extends bigint ? string | number | bigint
   : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
+  const num = typeof int64 === 'bigint' ? globalThis.Number(int64) : globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
     throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
   }

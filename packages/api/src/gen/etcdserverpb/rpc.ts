@@ -25,6 +25,20 @@ import {
 import { Permission, UserAddOptions } from "../authpb/auth.js";
 import { Event, KeyValue } from "../mvccpb/kv.js";
 
+function writeSafeInt64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new globalThis.Error(`int64 field value ${value} is not a safe integer`);
+  if (value >= 0 && value <= 0xffffffff) writer.uint32(value);
+  else writer.int64(value);
+}
+
+function writeSafeUint64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new globalThis.Error(`uint64 field value ${value} is not a non-negative safe integer`);
+  }
+  if (value <= 0xffffffff) writer.uint32(value);
+  else writer.uint64(value);
+}
+
 const scratchWriter = { current: new BinaryWriter() };
 const SCRATCH_KEEP_BYTES = 1 << 20;
 
@@ -650,16 +664,10 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
       writer.uint32(16).uint64(message.memberId);
     }
     if (message.revision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.revision)) !== BigInt(message.revision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.revision) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.revision));
+      writeSafeInt64(writer.uint32(24), message.revision);
     }
     if (message.raftTerm !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.raftTerm)) !== BigInt(message.raftTerm)) {
-        throw new globalThis.Error("value provided for field BigInt(message.raftTerm) of type uint64 too large");
-      }
-      writer.uint32(32).uint64(BigInt(message.raftTerm));
+      writeSafeUint64(writer.uint32(32), message.raftTerm);
     }
     return writer;
   },
@@ -761,16 +769,10 @@ export const RangeRequest: MessageFns<RangeRequest> = {
       writer.uint32(18).bytes(message.rangeEnd);
     }
     if (message.limit !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.limit)) !== BigInt(message.limit)) {
-        throw new globalThis.Error("value provided for field BigInt(message.limit) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.limit));
+      writeSafeInt64(writer.uint32(24), message.limit);
     }
     if (message.revision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.revision)) !== BigInt(message.revision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.revision) of type int64 too large");
-      }
-      writer.uint32(32).int64(BigInt(message.revision));
+      writeSafeInt64(writer.uint32(32), message.revision);
     }
     if (message.sortOrder !== 0) {
       writer.uint32(40).int32(message.sortOrder);
@@ -788,32 +790,16 @@ export const RangeRequest: MessageFns<RangeRequest> = {
       writer.uint32(72).bool(message.countOnly);
     }
     if (message.minModRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.minModRevision)) !== BigInt(message.minModRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.minModRevision) of type int64 too large");
-      }
-      writer.uint32(80).int64(BigInt(message.minModRevision));
+      writeSafeInt64(writer.uint32(80), message.minModRevision);
     }
     if (message.maxModRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.maxModRevision)) !== BigInt(message.maxModRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.maxModRevision) of type int64 too large");
-      }
-      writer.uint32(88).int64(BigInt(message.maxModRevision));
+      writeSafeInt64(writer.uint32(88), message.maxModRevision);
     }
     if (message.minCreateRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.minCreateRevision)) !== BigInt(message.minCreateRevision)) {
-        throw new globalThis.Error(
-          "value provided for field BigInt(message.minCreateRevision) of type int64 too large",
-        );
-      }
-      writer.uint32(96).int64(BigInt(message.minCreateRevision));
+      writeSafeInt64(writer.uint32(96), message.minCreateRevision);
     }
     if (message.maxCreateRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.maxCreateRevision)) !== BigInt(message.maxCreateRevision)) {
-        throw new globalThis.Error(
-          "value provided for field BigInt(message.maxCreateRevision) of type int64 too large",
-        );
-      }
-      writer.uint32(104).int64(BigInt(message.maxCreateRevision));
+      writeSafeInt64(writer.uint32(104), message.maxCreateRevision);
     }
     return writer;
   },
@@ -985,10 +971,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
       writer.uint32(24).bool(message.more);
     }
     if (message.count !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.count)) !== BigInt(message.count)) {
-        throw new globalThis.Error("value provided for field BigInt(message.count) of type int64 too large");
-      }
-      writer.uint32(32).int64(BigInt(message.count));
+      writeSafeInt64(writer.uint32(32), message.count);
     }
     return writer;
   },
@@ -1350,10 +1333,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
       ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
     }
     if (message.deleted !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.deleted)) !== BigInt(message.deleted)) {
-        throw new globalThis.Error("value provided for field BigInt(message.deleted) of type int64 too large");
-      }
-      writer.uint32(16).int64(BigInt(message.deleted));
+      writeSafeInt64(writer.uint32(16), message.deleted);
     }
     for (const v of message.prevKvs) {
       KeyValue.encode(v!, writer.uint32(26).fork()).join();
@@ -1966,10 +1946,7 @@ function createBaseCompactionRequest(): CompactionRequest {
 export const CompactionRequest: MessageFns<CompactionRequest> = {
   encode(message: CompactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.revision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.revision)) !== BigInt(message.revision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.revision) of type int64 too large");
-      }
-      writer.uint32(8).int64(BigInt(message.revision));
+      writeSafeInt64(writer.uint32(8), message.revision);
     }
     if (message.physical !== false) {
       writer.uint32(16).bool(message.physical);
@@ -2136,10 +2113,7 @@ function createBaseHashKVRequest(): HashKVRequest {
 export const HashKVRequest: MessageFns<HashKVRequest> = {
   encode(message: HashKVRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.revision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.revision)) !== BigInt(message.revision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.revision) of type int64 too large");
-      }
-      writer.uint32(8).int64(BigInt(message.revision));
+      writeSafeInt64(writer.uint32(8), message.revision);
     }
     return writer;
   },
@@ -2200,10 +2174,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
       writer.uint32(16).uint32(message.hash);
     }
     if (message.compactRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.compactRevision)) !== BigInt(message.compactRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.compactRevision) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.compactRevision));
+      writeSafeInt64(writer.uint32(24), message.compactRevision);
     }
     return writer;
   },
@@ -2393,10 +2364,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
       ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
     }
     if (message.remainingBytes !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.remainingBytes)) !== BigInt(message.remainingBytes)) {
-        throw new globalThis.Error("value provided for field BigInt(message.remainingBytes) of type uint64 too large");
-      }
-      writer.uint32(16).uint64(BigInt(message.remainingBytes));
+      writeSafeUint64(writer.uint32(16), message.remainingBytes);
     }
     if (message.blob.length !== 0) {
       writer.uint32(26).bytes(message.blob);
@@ -2574,10 +2542,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
       writer.uint32(18).bytes(message.rangeEnd);
     }
     if (message.startRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.startRevision)) !== BigInt(message.startRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.startRevision) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.startRevision));
+      writeSafeInt64(writer.uint32(24), message.startRevision);
     }
     if (message.progressNotify !== false) {
       writer.uint32(32).bool(message.progressNotify);
@@ -2593,10 +2558,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
       writer.uint32(48).bool(message.prevKv);
     }
     if (message.watchId !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.watchId)) !== BigInt(message.watchId)) {
-        throw new globalThis.Error("value provided for field BigInt(message.watchId) of type int64 too large");
-      }
-      writer.uint32(56).int64(BigInt(message.watchId));
+      writeSafeInt64(writer.uint32(56), message.watchId);
     }
     if (message.fragment !== false) {
       writer.uint32(64).bool(message.fragment);
@@ -2727,10 +2689,7 @@ function createBaseWatchCancelRequest(): WatchCancelRequest {
 export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
   encode(message: WatchCancelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.watchId !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.watchId)) !== BigInt(message.watchId)) {
-        throw new globalThis.Error("value provided for field BigInt(message.watchId) of type int64 too large");
-      }
-      writer.uint32(8).int64(BigInt(message.watchId));
+      writeSafeInt64(writer.uint32(8), message.watchId);
     }
     return writer;
   },
@@ -2840,10 +2799,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
       ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
     }
     if (message.watchId !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.watchId)) !== BigInt(message.watchId)) {
-        throw new globalThis.Error("value provided for field BigInt(message.watchId) of type int64 too large");
-      }
-      writer.uint32(16).int64(BigInt(message.watchId));
+      writeSafeInt64(writer.uint32(16), message.watchId);
     }
     if (message.created !== false) {
       writer.uint32(24).bool(message.created);
@@ -2852,10 +2808,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
       writer.uint32(32).bool(message.canceled);
     }
     if (message.compactRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.compactRevision)) !== BigInt(message.compactRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.compactRevision) of type int64 too large");
-      }
-      writer.uint32(40).int64(BigInt(message.compactRevision));
+      writeSafeInt64(writer.uint32(40), message.compactRevision);
     }
     if (message.cancelReason !== "") {
       writer.uint32(50).string(message.cancelReason);
@@ -2984,10 +2937,7 @@ function createBaseLeaseGrantRequest(): LeaseGrantRequest {
 export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
   encode(message: LeaseGrantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.TTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.TTL)) !== BigInt(message.TTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.TTL) of type int64 too large");
-      }
-      writer.uint32(8).int64(BigInt(message.TTL));
+      writeSafeInt64(writer.uint32(8), message.TTL);
     }
     if (message.ID !== 0n) {
       if (BigInt.asIntN(64, message.ID) !== message.ID) {
@@ -3066,10 +3016,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
       writer.uint32(16).int64(message.ID);
     }
     if (message.TTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.TTL)) !== BigInt(message.TTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.TTL) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.TTL));
+      writeSafeInt64(writer.uint32(24), message.TTL);
     }
     if (message.error !== "") {
       writer.uint32(34).string(message.error);
@@ -3277,10 +3224,7 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
       writer.uint32(8).int64(message.ID);
     }
     if (message.remainingTTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.remainingTTL)) !== BigInt(message.remainingTTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.remainingTTL) of type int64 too large");
-      }
-      writer.uint32(16).int64(BigInt(message.remainingTTL));
+      writeSafeInt64(writer.uint32(16), message.remainingTTL);
     }
     return writer;
   },
@@ -3523,10 +3467,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
       writer.uint32(16).int64(message.ID);
     }
     if (message.TTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.TTL)) !== BigInt(message.TTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.TTL) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.TTL));
+      writeSafeInt64(writer.uint32(24), message.TTL);
     }
     return writer;
   },
@@ -3680,16 +3621,10 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
       writer.uint32(16).int64(message.ID);
     }
     if (message.TTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.TTL)) !== BigInt(message.TTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.TTL) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.TTL));
+      writeSafeInt64(writer.uint32(24), message.TTL);
     }
     if (message.grantedTTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.grantedTTL)) !== BigInt(message.grantedTTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.grantedTTL) of type int64 too large");
-      }
-      writer.uint32(32).int64(BigInt(message.grantedTTL));
+      writeSafeInt64(writer.uint32(32), message.grantedTTL);
     }
     for (const v of message.keys) {
       writer.uint32(42).bytes(v!);
@@ -5360,10 +5295,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       writer.uint32(18).string(message.version);
     }
     if (message.dbSize !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.dbSize)) !== BigInt(message.dbSize)) {
-        throw new globalThis.Error("value provided for field BigInt(message.dbSize) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.dbSize));
+      writeSafeInt64(writer.uint32(24), message.dbSize);
     }
     if (message.leader !== 0n) {
       if (BigInt.asUintN(64, message.leader) !== message.leader) {
@@ -5372,33 +5304,19 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       writer.uint32(32).uint64(message.leader);
     }
     if (message.raftIndex !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.raftIndex)) !== BigInt(message.raftIndex)) {
-        throw new globalThis.Error("value provided for field BigInt(message.raftIndex) of type uint64 too large");
-      }
-      writer.uint32(40).uint64(BigInt(message.raftIndex));
+      writeSafeUint64(writer.uint32(40), message.raftIndex);
     }
     if (message.raftTerm !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.raftTerm)) !== BigInt(message.raftTerm)) {
-        throw new globalThis.Error("value provided for field BigInt(message.raftTerm) of type uint64 too large");
-      }
-      writer.uint32(48).uint64(BigInt(message.raftTerm));
+      writeSafeUint64(writer.uint32(48), message.raftTerm);
     }
     if (message.raftAppliedIndex !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.raftAppliedIndex)) !== BigInt(message.raftAppliedIndex)) {
-        throw new globalThis.Error(
-          "value provided for field BigInt(message.raftAppliedIndex) of type uint64 too large",
-        );
-      }
-      writer.uint32(56).uint64(BigInt(message.raftAppliedIndex));
+      writeSafeUint64(writer.uint32(56), message.raftAppliedIndex);
     }
     for (const v of message.errors) {
       writer.uint32(66).string(v!);
     }
     if (message.dbSizeInUse !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.dbSizeInUse)) !== BigInt(message.dbSizeInUse)) {
-        throw new globalThis.Error("value provided for field BigInt(message.dbSizeInUse) of type int64 too large");
-      }
-      writer.uint32(72).int64(BigInt(message.dbSizeInUse));
+      writeSafeInt64(writer.uint32(72), message.dbSizeInUse);
     }
     if (message.isLearner !== false) {
       writer.uint32(80).bool(message.isLearner);
@@ -6670,10 +6588,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
       writer.uint32(16).bool(message.enabled);
     }
     if (message.authRevision !== 0) {
-      if (BigInt.asUintN(64, BigInt(message.authRevision)) !== BigInt(message.authRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.authRevision) of type uint64 too large");
-      }
-      writer.uint32(24).uint64(BigInt(message.authRevision));
+      writeSafeUint64(writer.uint32(24), message.authRevision);
     }
     return writer;
   },
@@ -8727,7 +8642,7 @@ type DeepPartial<T> = T extends bigint ? string | number | bigint
   : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
+  const num = typeof int64 === 'bigint' ? globalThis.Number(int64) : globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
     throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
   }

@@ -8,6 +8,20 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from "../etcdserverpb/rpc.js";
 
+function writeSafeInt64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new globalThis.Error(`int64 field value ${value} is not a safe integer`);
+  if (value >= 0 && value <= 0xffffffff) writer.uint32(value);
+  else writer.int64(value);
+}
+
+function writeSafeUint64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new globalThis.Error(`uint64 field value ${value} is not a non-negative safe integer`);
+  }
+  if (value <= 0xffffffff) writer.uint32(value);
+  else writer.uint64(value);
+}
+
 /**
  * A lease as the lessor stores it in the backend's lease bucket, and the messages a
  * follower uses to ask the leader for a lease's remaining TTL (etcd 3.5 numbering).
@@ -41,16 +55,10 @@ export const Lease: MessageFns<Lease> = {
       writer.uint32(8).int64(message.ID);
     }
     if (message.TTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.TTL)) !== BigInt(message.TTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.TTL) of type int64 too large");
-      }
-      writer.uint32(16).int64(BigInt(message.TTL));
+      writeSafeInt64(writer.uint32(16), message.TTL);
     }
     if (message.RemainingTTL !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.RemainingTTL)) !== BigInt(message.RemainingTTL)) {
-        throw new globalThis.Error("value provided for field BigInt(message.RemainingTTL) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.RemainingTTL));
+      writeSafeInt64(writer.uint32(24), message.RemainingTTL);
     }
     return writer;
   },
@@ -241,7 +249,7 @@ type DeepPartial<T> = T extends bigint ? string | number | bigint
   : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
+  const num = typeof int64 === 'bigint' ? globalThis.Number(int64) : globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
     throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
   }

@@ -7,6 +7,20 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+function writeSafeInt64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new globalThis.Error(`int64 field value ${value} is not a safe integer`);
+  if (value >= 0 && value <= 0xffffffff) writer.uint32(value);
+  else writer.int64(value);
+}
+
+function writeSafeUint64(writer: BinaryWriter, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new globalThis.Error(`uint64 field value ${value} is not a non-negative safe integer`);
+  }
+  if (value <= 0xffffffff) writer.uint32(value);
+  else writer.uint64(value);
+}
+
 /**
  * The multi-version store's record types, as etcd puts them on the wire and on disk.
  * Field names and numbers follow etcd 3.5 exactly: these bytes are etcd's bytes.
@@ -54,22 +68,13 @@ export const KeyValue: MessageFns<KeyValue> = {
       writer.uint32(10).bytes(message.key);
     }
     if (message.createRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.createRevision)) !== BigInt(message.createRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.createRevision) of type int64 too large");
-      }
-      writer.uint32(16).int64(BigInt(message.createRevision));
+      writeSafeInt64(writer.uint32(16), message.createRevision);
     }
     if (message.modRevision !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.modRevision)) !== BigInt(message.modRevision)) {
-        throw new globalThis.Error("value provided for field BigInt(message.modRevision) of type int64 too large");
-      }
-      writer.uint32(24).int64(BigInt(message.modRevision));
+      writeSafeInt64(writer.uint32(24), message.modRevision);
     }
     if (message.version !== 0) {
-      if (BigInt.asIntN(64, BigInt(message.version)) !== BigInt(message.version)) {
-        throw new globalThis.Error("value provided for field BigInt(message.version) of type int64 too large");
-      }
-      writer.uint32(32).int64(BigInt(message.version));
+      writeSafeInt64(writer.uint32(32), message.version);
     }
     if (message.value.length !== 0) {
       writer.uint32(42).bytes(message.value);
@@ -261,7 +266,7 @@ type DeepPartial<T> = T extends bigint ? string | number | bigint
   : Partial<T>;
 
 function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
+  const num = typeof int64 === 'bigint' ? globalThis.Number(int64) : globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
     throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
   }
