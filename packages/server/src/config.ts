@@ -1,0 +1,100 @@
+/** Structured logger the server writes to (pino's call shape: fields first, then message). */
+export interface Logger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/** The server version Status reports, and the cluster version a new cluster starts at. */
+export const SERVER_VERSION = '3.5.0';
+export const CLUSTER_VERSION = '3.5.0';
+
+/** etcd's defaults (embed/config.go). */
+export const DEFAULT_HEARTBEAT_MS = 100;
+export const DEFAULT_ELECTION_MS = 1000;
+export const DEFAULT_SNAPSHOT_COUNT = 100_000;
+/** Raft entries kept behind a snapshot so a slow follower can catch up without one. */
+export const DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES = 5_000;
+export const DEFAULT_MAX_WALS = 5;
+export const DEFAULT_MAX_SNAPSHOTS = 5;
+export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** gRPC framing headroom etcd adds to max-request-bytes for the receive limit. */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+export const DEFAULT_MAX_TXN_OPS = 128;
+export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 ** 3;
+/** Read requests that wait for one ReadIndex round, at most (etcd batches them all). */
+export const READ_INDEX_RETRY_MS = 500;
+
+export type AutoCompactionMode = 'periodic' | 'revision';
+
+export interface ServerConfig {
+  name: string;
+  dataDir: string;
+  /** name -> peer URLs, as parsed from --initial-cluster. */
+  initialCluster: Map<string, string[]>;
+  initialClusterState: 'new' | 'existing';
+  initialClusterToken: string;
+  initialAdvertisePeerUrls: string[];
+  advertiseClientUrls: string[];
+  heartbeatMs: number;
+  electionMs: number;
+  snapshotCount: number;
+  snapshotCatchUpEntries: number;
+  maxWals: number;
+  maxSnapshots: number;
+  maxRequestBytes: number;
+  maxTxnOps: number;
+  /** 0: the default (2 GiB); negative: no quota. */
+  quotaBackendBytes: number;
+  autoCompactionMode: AutoCompactionMode;
+  /** '0' disables; periodic: a duration ('1h', '30m') or hours as a number; revision: a count. */
+  autoCompactionRetention: string;
+  unsafeNoFsync: boolean;
+  /** Backend batch commit interval (ms) and operation limit. */
+  backendBatchInterval: number;
+  backendBatchLimit: number;
+  logger: Logger;
+}
+
+export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const name = overrides.name ?? 'default';
+  const peer = overrides.initialAdvertisePeerUrls ?? ['http://localhost:2380'];
+  return {
+    name,
+    dataDir: `${name}.etcd`,
+    initialCluster: new Map([[name, peer]]),
+    initialClusterState: 'new',
+    initialClusterToken: 'etcd-cluster',
+    initialAdvertisePeerUrls: peer,
+    advertiseClientUrls: ['http://localhost:2379'],
+    heartbeatMs: DEFAULT_HEARTBEAT_MS,
+    electionMs: DEFAULT_ELECTION_MS,
+    snapshotCount: DEFAULT_SNAPSHOT_COUNT,
+    snapshotCatchUpEntries: DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES,
+    maxWals: DEFAULT_MAX_WALS,
+    maxSnapshots: DEFAULT_MAX_SNAPSHOTS,
+    maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+    maxTxnOps: DEFAULT_MAX_TXN_OPS,
+    quotaBackendBytes: 0,
+    autoCompactionMode: 'periodic',
+    autoCompactionRetention: '0',
+    unsafeNoFsync: false,
+    backendBatchInterval: 100,
+    backendBatchLimit: 10_000,
+    logger: silentLogger,
+    ...overrides,
+  };
+}
+
+/** etcd's request timeout: 5 s plus twice the election timeout. */
+export function requestTimeoutMs(cfg: Pick<ServerConfig, 'electionMs'>): number {
+  return 5000 + 2 * cfg.electionMs;
+}

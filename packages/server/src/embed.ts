@@ -1,0 +1,179 @@
+import fs from 'node:fs';
+import { etcdserverpb, healthpb } from '@etcd-ts/api';
+import { Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
+import { GRPC_OVERHEAD_BYTES, type ServerConfig } from './config.js';
+import { EtcdServerError } from './errors.js';
+import { clusterService } from './grpc/cluster.js';
+import { healthService } from './grpc/health.js';
+import { kvService } from './grpc/kv.js';
+import { maintenanceService } from './grpc/maintenance.js';
+import { unary } from './grpc/util.js';
+import { watchService } from './grpc/watch.js';
+import { idToHex } from './ids.js';
+import { EtcdServer, type ServerPlugins } from './server.js';
+
+/** Client TLS (etcd's --cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
+export interface ClientTLSConfig {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean;
+}
+
+export interface EmbedConfig extends ServerConfig {
+  /** URLs to serve clients on (http:// or https://). */
+  listenClientUrls: string[];
+  clientTls?: ClientTLSConfig;
+}
+
+/** Extra gRPC services (lease, auth) the caller wires once their packages are in place. */
+export interface EmbedPlugins extends ServerPlugins {
+  services?: (s: EtcdServer) => Array<{ definition: object; implementation: object }>;
+}
+
+/** A running member with its client listeners (etcd's embed.Etcd). */
+export interface Etcd {
+  readonly server: EtcdServer;
+  /** The bound client addresses (host:port), in listen order. */
+  readonly clientAddresses: string[];
+  /** Stops accepting, lets in-flight calls finish briefly, then stops the member. */
+  close(): Promise<void>;
+}
+
+function notCapable(name: string) {
+  return unary(() => {
+    throw new EtcdServerError(
+      `etcdserver: ${name} is not available in this build`,
+      Status.UNIMPLEMENTED,
+    );
+  });
+}
+
+function unimplementedService(
+  definition: Record<string, unknown>,
+  name: string,
+): Record<string, unknown> {
+  const impl: Record<string, unknown> = {};
+  for (const k of Object.keys(definition)) impl[k] = notCapable(name);
+  return impl;
+}
+
+/** The grpc-js server options etcd's limits translate to. */
+export function grpcServerOptions(
+  cfg: Pick<ServerConfig, 'maxRequestBytes'>,
+): Record<string, number> {
+  return {
+    'grpc.max_receive_message_length': cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    'grpc.max_send_message_length': 2 ** 31 - 1,
+    'grpc.max_concurrent_streams': 2 ** 32 - 1,
+    'grpc.keepalive_time_ms': 2 * 60 * 60 * 1000,
+    'grpc.keepalive_timeout_ms': 20 * 1000,
+  };
+}
+
+function bindAddress(u: URL): string {
+  const host = u.hostname.startsWith('[') ? u.hostname : u.hostname;
+  return `${host}:${u.port}`;
+}
+
+function credentialsFor(u: URL, tls: ClientTLSConfig | undefined): ServerCredentials {
+  if (u.protocol === 'http:') return ServerCredentials.createInsecure();
+  if (tls === undefined)
+    throw new Error(
+      `TLS key/cert (--cert-file, --key-file) must be provided for client url ${u.href} with HTTPS scheme`,
+    );
+  const ca = tls.trustedCaFile ? fs.readFileSync(tls.trustedCaFile) : null;
+  return ServerCredentials.createSsl(
+    ca,
+    [{ private_key: fs.readFileSync(tls.keyFile), cert_chain: fs.readFileSync(tls.certFile) }],
+    tls.clientCertAuth === true,
+  );
+}
+
+/**
+ * Starts a member and serves etcd's v3 gRPC API on its client URLs once it has published
+ * itself to the cluster, logging "ready to serve client requests" (what scripts and the
+ * test harness wait for).
+ */
+export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): Promise<Etcd> {
+  const lg = cfg.logger;
+  const urls = cfg.listenClientUrls.map((u) => new URL(u));
+  for (const u of urls)
+    if (u.protocol === 'https:' && cfg.clientTls === undefined)
+      throw new Error(
+        `TLS key/cert (--cert-file, --key-file) must be provided for client url ${u.href} with HTTPS scheme`,
+      );
+  const server = await EtcdServer.start(cfg, plugins);
+  const grpc = new Server(grpcServerOptions(cfg));
+  grpc.addService(etcdserverpb.KVService, kvService(server));
+  grpc.addService(etcdserverpb.WatchService, watchService(server));
+  grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server));
+  grpc.addService(etcdserverpb.ClusterService, clusterService(server));
+  grpc.addService(healthpb.HealthService, healthService(server));
+  const extra = plugins.services?.(server) ?? [];
+  const names = new Set(extra.map((e) => JSON.stringify(Object.keys(e.definition))));
+  if (!names.has(JSON.stringify(Object.keys(etcdserverpb.LeaseService))))
+    grpc.addService(
+      etcdserverpb.LeaseService,
+      unimplementedService(etcdserverpb.LeaseService, 'lease service') as never,
+    );
+  if (!names.has(JSON.stringify(Object.keys(etcdserverpb.AuthService))))
+    grpc.addService(
+      etcdserverpb.AuthService,
+      unimplementedService(etcdserverpb.AuthService, 'auth service') as never,
+    );
+  for (const e of extra) grpc.addService(e.definition as never, e.implementation as never);
+
+  const clientAddresses: string[] = [];
+  try {
+    await server.readyNotify();
+    for (const u of urls) {
+      const port = await new Promise<number>((resolve, reject) =>
+        grpc.bindAsync(bindAddress(u), credentialsFor(u, cfg.clientTls), (err, p) =>
+          err ? reject(err) : resolve(p),
+        ),
+      );
+      clientAddresses.push(`${u.hostname}:${port}`);
+      if (u.protocol === 'http:')
+        lg.warn(
+          { address: `${u.hostname}:${port}` },
+          'serving client traffic insecurely; this is strongly discouraged!',
+        );
+      else lg.info({ address: `${u.hostname}:${port}` }, 'serving client traffic securely');
+    }
+  } catch (err) {
+    grpc.forceShutdown();
+    await server.stop();
+    throw err;
+  }
+  lg.info(
+    {
+      'local-member-id': idToHex(server.memberId),
+      'cluster-id': idToHex(server.clusterId),
+      'client-urls': clientAddresses,
+    },
+    'ready to serve client requests',
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    clientAddresses,
+    close: () => {
+      closing ??= (async () => {
+        // Stop accepting; give calls in flight a moment, then cut the rest.
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            grpc.forceShutdown();
+            resolve();
+          }, 1000);
+          grpc.tryShutdown(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+        await server.stop();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { etcdserverpb } from '@etcd-ts/api';
+import { nativeSnapshotFormat, type SnapshotFormat } from '@etcd-ts/backend';
+import { NONE } from '@etcd-ts/raft';
+import { type ServerWritableStream, type ServiceError, status as Status } from '@grpc/grpc-js';
+import { alarmString } from '../alarms.js';
+import { SERVER_VERSION } from '../config.js';
+import { Errors, EtcdServerError, toGrpcError } from '../errors.js';
+import type { EtcdServer } from '../server.js';
+import { unary } from './util.js';
+
+/** etcd's snapshotSendBufferSize: the blob size of each Snapshot response. */
+export const SNAPSHOT_SEND_BUFFER_BYTES = 32 * 1024;
+/** etcdctl accepts a snapshot when its size is a multiple of this plus the sha256 (32). */
+const SNAPSHOT_ALIGN = 512;
+
+/**
+ * Collects the snapshot file the backend writes in `format`, zero-padded to a multiple of
+ * 512 bytes: etcdctl's `snapshot save` recognises a snapshot with its sha256 trailer by
+ * size % 512 == 32 (a bbolt file always is page-aligned).
+ */
+async function snapshotBytes(s: EtcdServer, format: SnapshotFormat): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of s.backend.snapshot().chunks(format)) {
+    parts.push(chunk);
+    n += chunk.length;
+  }
+  const pad = (SNAPSHOT_ALIGN - (n % SNAPSHOT_ALIGN)) % SNAPSHOT_ALIGN;
+  if (pad > 0) parts.push(new Uint8Array(pad));
+  return Buffer.concat(parts, n + pad);
+}
+
+/** etcd's Maintenance service. */
+export function maintenanceService(
+  s: EtcdServer,
+  opts: {
+    snapshotFormat?: SnapshotFormat;
+    requireRoot?: (md: import('@grpc/grpc-js').Metadata) => Promise<void>;
+  } = {},
+): etcdserverpb.MaintenanceServer {
+  const format = opts.snapshotFormat ?? nativeSnapshotFormat;
+  const root = async (md: import('@grpc/grpc-js').Metadata) => {
+    if (opts.requireRoot !== undefined) await opts.requireRoot(md);
+  };
+  return {
+    alarm: unary(async (req, call) => {
+      await root(call.metadata);
+      const resp = (await s.raftRequest({ alarm: req })) as etcdserverpb.AlarmResponse;
+      resp.header = s.header();
+      return resp;
+    }),
+    status: unary(() => {
+      const errors: string[] = [];
+      if (s.leaderId === NONE) errors.push(Errors.noLeader().message);
+      for (const a of s.alarms.get(etcdserverpb.AlarmType.NONE)) errors.push(alarmString(a));
+      return {
+        header: s.header(),
+        version: SERVER_VERSION,
+        dbSize: s.backend.size(),
+        leader: s.leaderId,
+        raftIndex: s.committed,
+        raftTerm: s.term,
+        raftAppliedIndex: s.applied,
+        errors,
+        dbSizeInUse: s.backend.sizeInUse(),
+        isLearner: s.cluster.member(s.memberId)?.isLearner ?? false,
+      };
+    }),
+    defragment: unary(async (_req, call) => {
+      await root(call.metadata);
+      s.lg.info({}, 'starting defragment');
+      await s.backend.defrag();
+      s.lg.info({}, 'finished defragment');
+      return { header: s.header() };
+    }),
+    hash: unary(async (_req, call) => {
+      await root(call.metadata);
+      const h = s.kv.hash();
+      return { header: s.header(h.rev), hash: h.hash };
+    }),
+    hashKv: unary(async (req, call) => {
+      await root(call.metadata);
+      const h = s.kv.hashByRev(req.revision);
+      return { header: s.header(h.rev), hash: h.hash, compactRevision: h.compactRev };
+    }),
+    snapshot: (
+      call: ServerWritableStream<etcdserverpb.SnapshotRequest, etcdserverpb.SnapshotResponse>,
+    ) => {
+      void (async () => {
+        try {
+          await root(call.metadata);
+          const data = await snapshotBytes(s, format);
+          s.lg.info({ 'total-bytes': data.length }, 'sending database snapshot to client');
+          const sha = createHash('sha256');
+          let sent = 0;
+          while (sent < data.length) {
+            if (call.cancelled) return;
+            const blob = data.subarray(sent, sent + SNAPSHOT_SEND_BUFFER_BYTES);
+            sent += blob.length;
+            sha.update(blob);
+            const more = call.write({
+              header: undefined,
+              remainingBytes: data.length - sent,
+              blob,
+            });
+            if (!more) await new Promise((r) => call.once('drain', r));
+          }
+          call.write({ header: undefined, remainingBytes: 0, blob: sha.digest() });
+          s.lg.info({ 'total-bytes': data.length }, 'sent database snapshot to client');
+          call.end();
+        } catch (err) {
+          call.destroy(
+            Object.assign(new Error((err as Error).message), toGrpcError(err)) as ServiceError,
+          );
+        }
+      })();
+    },
+    moveLeader: unary(async (req, call) => {
+      await root(call.metadata);
+      await s.moveLeader(req.targetID);
+      return { header: s.header() };
+    }),
+    downgrade: unary(async (req, call) => {
+      await root(call.metadata);
+      const A = etcdserverpb.DowngradeRequest_DowngradeAction;
+      if (req.action === A.CANCEL)
+        throw new EtcdServerError(
+          'etcdserver: no inflight downgrade job',
+          Status.FAILED_PRECONDITION,
+        );
+      const m = /^(\d+)\.(\d+)(\.\d+)?$/.exec(req.version);
+      const [maj, min] = SERVER_VERSION.split('.').map(Number) as [number, number];
+      if (m === null || Number(m[1]) !== maj || Number(m[2]) !== min - 1)
+        throw new EtcdServerError(
+          'etcdserver: invalid downgrade target version',
+          Status.INVALID_ARGUMENT,
+        );
+      throw new EtcdServerError(
+        'etcdserver: cluster version downgrade is not supported by etcd-ts',
+        Status.FAILED_PRECONDITION,
+      );
+    }),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * @etcd-ts/server: an etcd member — bootstrap and restart from a data dir, the raft loop
+ * (WAL, snapshots, apply), proposals and linearizable reads, and etcd's v3 gRPC services.
+ */
+export { AlarmStore, alarmString } from './alarms.js';
+export type { ApplyResult, AuthApplier, LeaseApplier } from './apply.js';
+export * from './config.js';
+export {
+  type ClientTLSConfig,
+  type EmbedConfig,
+  type EmbedPlugins,
+  type Etcd,
+  grpcServerOptions,
+  startEtcd,
+} from './embed.js';
+export { Errors, EtcdServerError, toGrpcError } from './errors.js';
+export { clusterService } from './grpc/cluster.js';
+export { healthService } from './grpc/health.js';
+export { type KVAuthorizer, kvService } from './grpc/kv.js';
+export { maintenanceService, SNAPSHOT_SEND_BUFFER_BYTES } from './grpc/maintenance.js';
+export { unary } from './grpc/util.js';
+export { PROGRESS_REPORT_INTERVAL_MS, type WatchAuthorizer, watchService } from './grpc/watch.js';
+export { computeClusterId, computeMemberId, hexToId, idToHex, RequestIdGenerator } from './ids.js';
+export {
+  checkUrl,
+  type Member,
+  memberFromJson,
+  memberToJson,
+  parseInitialCluster,
+  RaftCluster,
+} from './membership.js';
+export { EtcdServer, type ServerPlugins, type Transport } from './server.js';
+export { Wait } from './wait.js';
