@@ -77,6 +77,14 @@ export class Client extends Namespace {
     return this.conn.endpoints;
   }
 
+  /**
+   * Connects to some endpoint and logs in (with credentials) now rather than at the
+   * first call; fails with the dial or authentication error.
+   */
+  connect(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    return this.conn.connect(options);
+  }
+
   /** Closes every connection; open watchers end, keep-alives stop, calls fail. */
   close(): void {
     this.conn.close();

@@ -70,6 +70,8 @@ export interface ConnectionOptions {
 export interface CallFailure {
   /** The endpoint the attempt went to. */
   endpoint: string;
+  /** Whether the call asked for that endpoint (no balancing). */
+  pinned: boolean;
   /** The gRPC method path, e.g. `/etcdserverpb.KV/Range`. */
   method: string;
   /** 0 for the first attempt. */
@@ -376,6 +378,7 @@ export class Connection {
         const typed = fromServiceError(err);
         this.options.onCallError?.({
           endpoint: endpoint.name,
+          pinned: ctx.endpoint !== undefined,
           method: method.path,
           attempt: attempt - 1,
           code: err.code,
@@ -489,6 +492,17 @@ export class Connection {
     stream.on('close', untrack);
     stream.on('error', untrack);
     stream.on('end', untrack);
+  }
+
+  /**
+   * Waits for a connection to some endpoint and, with credentials, logs in: what
+   * clientv3.New does when it blocks. Calls do this on demand; this surfaces a bad
+   * endpoint or bad credentials up front.
+   */
+  async connect(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeout ?? this.dialTimeout);
+    await this.pick(deadline, undefined, options.signal);
+    await this.metadata(deadline, options.signal);
   }
 
   /** Drops the cached token, so the next call logs in again. */

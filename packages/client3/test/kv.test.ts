@@ -175,3 +175,14 @@ describe.skipIf(!haveEtcd)('KV against a real etcd', () => {
     expect(gone.prevKvs.map((kv) => text(kv.key))).toEqual(['x', 'y']);
   });
 });
+
+describe('prefixEnd', () => {
+  it('never modifies the key it is given, Buffer or not', async () => {
+    const { prefixEnd } = await import('../src/index.js');
+    const key = Buffer.from('a/');
+    expect(Buffer.from(prefixEnd(key)).toString()).toBe('a0');
+    expect(key.toString()).toBe('a/');
+    expect([...prefixEnd(new Uint8Array([1, 0xff]))]).toEqual([2]);
+    expect([...prefixEnd(new Uint8Array([0xff, 0xff]))]).toEqual([0]);
+  });
+});

@@ -1,0 +1,270 @@
+import { Command, CommanderError, Option } from 'commander';
+import { authCommands } from './cmd-auth.js';
+import { checkCommands } from './cmd-check.js';
+import { clusterCommands } from './cmd-cluster.js';
+import { concurrencyCommands } from './cmd-concurrency.js';
+import { kvCommands } from './cmd-kv.js';
+import { leaseCommands } from './cmd-lease.js';
+import { mirrorCommands } from './cmd-mirror.js';
+import { snapshotCommands } from './cmd-snapshot.js';
+import type { CommandSpec } from './command.js';
+import { Context, errorText, type GlobalFlags } from './context.js';
+import type { Output } from './display.js';
+import { CliError, ExitCode } from './errors.js';
+import { parseGoDuration } from './gofmt.js';
+
+const COMMANDS: CommandSpec[] = [
+  ...kvCommands,
+  ...leaseCommands,
+  ...clusterCommands,
+  ...authCommands,
+  ...snapshotCommands,
+  ...concurrencyCommands,
+  ...mirrorCommands,
+  ...checkCommands,
+];
+
+function duration(value: string): number {
+  try {
+    return parseGoDuration(value);
+  } catch (err) {
+    throw new CommanderError(ExitCode.Error, 'etcdctl.duration', (err as Error).message);
+  }
+}
+
+const bool = (value: string) => value !== 'false' && value !== '0';
+
+function globalOptions(program: Command): void {
+  const opt = (flags: string, description: string, env: string) =>
+    new Option(flags, description).env(`ETCDCTL_${env}`);
+  program
+    .addOption(
+      opt('--endpoints <endpoints>', 'gRPC endpoints', 'ENDPOINTS')
+        .default(['127.0.0.1:2379'])
+        .argParser((v: string, prev: string[] | undefined) => {
+          const list = v.split(',').map((s) => s.trim());
+          return prev === undefined || (prev[0] === '127.0.0.1:2379' && prev.length === 1)
+            ? list
+            : [...prev, ...list];
+        }),
+    )
+    .addOption(
+      opt('--debug [bool]', 'enable client-side debug logging', 'DEBUG')
+        .default(false)
+        .argParser(bool),
+    )
+    .addOption(
+      opt(
+        '-w, --write-out <format>',
+        'set the output format (fields, json, protobuf, simple, table)',
+        'WRITE_OUT',
+      ).default('simple'),
+    )
+    .addOption(
+      opt('--hex [bool]', 'print byte strings as hex encoded strings', 'HEX')
+        .default(false)
+        .argParser(bool),
+    )
+    .addOption(
+      opt('--dial-timeout <duration>', 'dial timeout for client connections', 'DIAL_TIMEOUT')
+        .default(2_000)
+        .argParser(duration),
+    )
+    .addOption(
+      opt(
+        '--command-timeout <duration>',
+        'timeout for short running command (excluding dial timeout)',
+        'COMMAND_TIMEOUT',
+      )
+        .default(5_000)
+        .argParser(duration),
+    )
+    .addOption(
+      opt('--keepalive-time <duration>', 'keepalive time for client connections', 'KEEPALIVE_TIME')
+        .default(2_000)
+        .argParser(duration),
+    )
+    .addOption(
+      opt(
+        '--keepalive-timeout <duration>',
+        'keepalive timeout for client connections',
+        'KEEPALIVE_TIMEOUT',
+      )
+        .default(6_000)
+        .argParser(duration),
+    )
+    .addOption(
+      opt(
+        '--insecure-transport [bool]',
+        'disable transport security for client connections',
+        'INSECURE_TRANSPORT',
+      )
+        .default(true)
+        .argParser(bool),
+    )
+    .addOption(
+      opt(
+        '--insecure-discovery [bool]',
+        'accept insecure SRV records describing cluster endpoints',
+        'INSECURE_DISCOVERY',
+      )
+        .default(true)
+        .argParser(bool),
+    )
+    .addOption(
+      opt(
+        '--insecure-skip-tls-verify [bool]',
+        'skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)',
+        'INSECURE_SKIP_TLS_VERIFY',
+      )
+        .default(false)
+        .argParser(bool),
+    )
+    .addOption(
+      opt('--cert <file>', 'identify secure client using this TLS certificate file', 'CERT'),
+    )
+    .addOption(opt('--key <file>', 'identify secure client using this TLS key file', 'KEY'))
+    .addOption(
+      opt(
+        '--cacert <file>',
+        'verify certificates of TLS-enabled secure servers using this CA bundle',
+        'CACERT',
+      ),
+    )
+    .addOption(
+      opt(
+        '--user <user>',
+        'username[:password] for authentication (prompt if password is not supplied)',
+        'USER',
+      ),
+    )
+    .addOption(
+      opt(
+        '--password <password>',
+        "password for authentication (if this option is used, --user option shouldn't include password)",
+        'PASSWORD',
+      ),
+    )
+    .addOption(
+      opt(
+        '-d, --discovery-srv <domain>',
+        'domain name to query for SRV records describing cluster endpoints',
+        'DISCOVERY_SRV',
+      ),
+    )
+    .addOption(
+      opt(
+        '--discovery-srv-name <name>',
+        'service name to query when using DNS discovery',
+        'DISCOVERY_SRV_NAME',
+      ),
+    );
+}
+
+function flagsOf(o: Record<string, unknown>): GlobalFlags {
+  return {
+    endpoints: o.endpoints as string[],
+    dialTimeout: o.dialTimeout as number,
+    commandTimeout: o.commandTimeout as number,
+    keepaliveTime: o.keepaliveTime as number,
+    keepaliveTimeout: o.keepaliveTimeout as number,
+    insecureTransport: o.insecureTransport as boolean,
+    insecureDiscovery: o.insecureDiscovery as boolean,
+    insecureSkipTlsVerify: o.insecureSkipTlsVerify as boolean,
+    cert: o.cert as string | undefined,
+    key: o.key as string | undefined,
+    cacert: o.cacert as string | undefined,
+    user: o.user as string | undefined,
+    password: o.password as string | undefined,
+    discoverySrv: o.discoverySrv as string | undefined,
+    discoverySrvName: o.discoverySrvName as string | undefined,
+    writeOut: o.writeOut as string,
+    hex: o.hex as boolean,
+    debug: o.debug as boolean,
+  };
+}
+
+let stdinCache: Promise<Buffer> | undefined;
+function readStdin(): Promise<Buffer> {
+  stdinCache ??= (async () => {
+    if (process.stdin.isTTY) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  })();
+  return stdinCache;
+}
+
+const processOutput: Output = {
+  out: (text) => {
+    process.stdout.write(typeof text === 'string' ? text : Buffer.from(text));
+  },
+  err: (text) => {
+    process.stderr.write(text);
+  },
+};
+
+/** Builds the command tree; `run` receives the context and runs the chosen action. */
+export function buildProgram(
+  argv: string[],
+  io: Output,
+  onContext: (ctx: Context) => void,
+): Command {
+  const program = new Command('etcdctl');
+  program
+    .description('A simple command line client for etcd3.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .helpCommand(true);
+  globalOptions(program);
+  const add = (parent: Command, spec: CommandSpec) => {
+    const c = parent.command(spec.name).description(spec.description);
+    c.exitOverride();
+    if (spec.groupSetup !== undefined) spec.groupSetup(c);
+    if (spec.children !== undefined) {
+      for (const child of spec.children) {
+        const cc = add(c, child);
+        if (spec.groupSetup !== undefined) spec.groupSetup(cc);
+      }
+      return c;
+    }
+    spec.setup?.(c);
+    c.argument('[args...]').allowExcessArguments(true);
+    c.action(async (args: string[], _opts: Record<string, unknown>, cmd: Command) => {
+      const options = cmd.optsWithGlobals() as Record<string, unknown>;
+      const ctx = new Context(flagsOf(options), io, readStdin, process.stdout.isTTY === true);
+      onContext(ctx);
+      ctx.printDebug();
+      await spec.action!(ctx, args, options, argv);
+    });
+    return c;
+  };
+  for (const spec of COMMANDS) add(program, spec);
+  return program;
+}
+
+/** Runs etcdctl with `argv` (without node and the script) and exits with its code. */
+export async function main(argv: string[], io: Output = processOutput): Promise<never> {
+  let ctx: Context | undefined;
+  let code: number = ExitCode.Success;
+  try {
+    const program = buildProgram(argv, io, (c) => {
+      ctx = c;
+    });
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CliError) {
+      if (!err.silent) io.err(`Error: ${err.message}\n`);
+      code = err.exitCode;
+    } else if (err instanceof CommanderError) {
+      // Help and version print and succeed; parse errors are etcdctl's usage errors.
+      code = err.exitCode === 0 ? ExitCode.Success : ExitCode.Error;
+    } else {
+      io.err(`Error: ${errorText(err)}\n`);
+      code = ExitCode.Error;
+    }
+  } finally {
+    ctx?.close();
+  }
+  process.exit(code);
+}

@@ -1,0 +1,435 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { realEtcdAvailable } from '@etcd-ts/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Normaliser,
+  OUR_ETCDCTL,
+  REAL_ETCDCTL_BIN,
+  type RunResult,
+  runCtl,
+  startTwin,
+  type Twin,
+} from './twin.js';
+
+const haveEtcd = realEtcdAvailable() && realEtcdAvailable(REAL_ETCDCTL_BIN);
+
+type Args = string[] | ((side: 'real' | 'ours') => string[]);
+
+describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', () => {
+  let twin: Twin;
+  let nReal: Normaliser;
+  let nOurs: Normaliser;
+  let dir: string;
+
+  beforeAll(async () => {
+    twin = await startTwin();
+    nReal = new Normaliser(twin.real.endpoint);
+    nOurs = new Normaliser(twin.ours.endpoint);
+    dir = await mkdtemp(join(tmpdir(), 'etcdctl-twin-'));
+  }, 60_000);
+  afterAll(async () => {
+    await twin?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the same command with both etcdctls, each against its twin server. */
+  async function both(
+    args: Args,
+    options: { stdin?: string; env?: Record<string, string>; withEndpoint?: boolean } = {},
+  ): Promise<{ real: RunResult; ours: RunResult }> {
+    const argv = (side: 'real' | 'ours') => {
+      const a = typeof args === 'function' ? args(side) : args;
+      if (options.withEndpoint === false) return a;
+      const ep = side === 'real' ? twin.real.endpoint : twin.ours.endpoint;
+      return [`--endpoints=${ep}`, ...a];
+    };
+    const [real, ours] = await Promise.all([
+      runCtl(REAL_ETCDCTL_BIN, argv('real'), options),
+      runCtl(OUR_ETCDCTL, argv('ours'), options),
+    ]);
+    return { real, ours };
+  }
+
+  function normalised(r: { real: RunResult; ours: RunResult }) {
+    return {
+      real: {
+        stdout: nReal.apply(r.real.stdout),
+        stderr: nReal.apply(r.real.stderr),
+        code: r.real.code,
+      },
+      ours: {
+        stdout: nOurs.apply(r.ours.stdout),
+        stderr: nOurs.apply(r.ours.stderr),
+        code: r.ours.code,
+      },
+    };
+  }
+
+  /** Runs both and asserts the same stdout, stderr and exit code. */
+  async function same(
+    args: Args,
+    options: { stdin?: string; env?: Record<string, string>; also?: (s: string) => string } = {},
+  ) {
+    const r = await both(args, options);
+    const n = normalised(r);
+    if (options.also !== undefined) {
+      for (const side of [n.real, n.ours]) {
+        side.stdout = options.also(side.stdout);
+        side.stderr = options.also(side.stderr);
+      }
+    }
+    expect(
+      n.ours,
+      `etcdctl ${JSON.stringify(typeof args === 'function' ? args('ours') : args)}`,
+    ).toEqual(n.real);
+    return r;
+  }
+
+  it('put, get and del in every output format', async () => {
+    await same(['put', 'foo', 'bar']);
+    await same(['put', 'foo', 'baz', '--prev-kv']);
+    await same(['put', 'foo', 'qux', '--prev-kv', '-w', 'json']);
+    await same(['put', 'foo', 'quux', '--prev-kv', '-w', 'fields']);
+    await same(['put', 'foo', 'corge', '-w', 'protobuf']);
+    await same(['put', 'bin', '\u00ff\u0001x']);
+    for (const k of ['a/1', 'a/2', 'a/3', 'b/1', 'c']) await same(['put', k, `value of ${k}`]);
+    await same(['put', 'stdin-key'], { stdin: 'from stdin' });
+    for (const w of ['simple', 'json', 'fields', 'protobuf']) {
+      await same(['get', 'foo', '-w', w]);
+      await same(['get', 'a/', '--prefix', '-w', w]);
+      await same(['get', 'nothing', '-w', w]);
+    }
+    await same(['get', 'a/', '--prefix', '--keys-only']);
+    await same(['get', 'a/', '--prefix', '--print-value-only']);
+    await same(['get', 'a/', '--prefix', '--limit=2', '-w', 'json']);
+    await same(['get', 'a/', '--prefix', '--sort-by=MODIFY', '--order=DESCEND']);
+    await same(['get', 'a/', '--prefix', '--sort-by=value', '--order=ascend']);
+    await same(['get', 'a/1', 'b']);
+    await same(['get', 'b', '--from-key']);
+    await same(['get', '', '--prefix', '--keys-only']);
+    await same(['get', 'foo', '--rev=2']);
+    await same(['get', 'foo', '--consistency=s']);
+    await same(['get', 'foo', '--hex']);
+    await same(['get', 'bin', '--hex', '-w', 'fields']);
+    await same(['get', 'bin', '-w', 'json']);
+    await same(['get', 'bin', '-w', 'fields']);
+    await same(['del', 'a/1', '--prev-kv']);
+    await same(['del', 'a/', '--prefix', '-w', 'json']);
+    await same(['del', 'b', '--from-key', '--prev-kv', '-w', 'fields']);
+    await same(['del', 'nothing']);
+  });
+
+  it('reports the same errors with the same exit codes', async () => {
+    await same(['get', 'foo', '--rev=100000']);
+    await same(['get']);
+    await same(['get', 'a', '--prefix', '--from-key']);
+    await same(['get', 'a', 'b', '--prefix']);
+    await same(['get', 'a', '--consistency=x']);
+    await same(['get', 'a', '--order=sideways']);
+    await same(['get', 'a', '--sort-by=size']);
+    await same(['get', 'a', '-w', 'table']);
+    await same(['get', 'a', '-w', 'json', '--print-value-only']);
+    await same(['put']);
+    await same(['put', 'k', 'v', '--lease=zz']);
+    await same(['put', 'k', 'v', '--lease=1234']);
+    await same(['put', 'k', 'v', 'extra', '--ignore-value']);
+    await same(['put', 'missing', '--ignore-value']);
+    await same(['del']);
+    await same(['compaction']);
+    await same(['compaction', 'abc']);
+    await same(['compaction', '100000']);
+    await same(['lease', 'revoke', '1234']);
+    await same(['lease', 'revoke', 'xyz']);
+    await same(['lease', 'grant']);
+    await same(['lease', 'grant', 'ten']);
+    await same(['member', 'remove', '1234']);
+    await same(['member', 'remove']);
+    await same(['member', 'add']);
+    await same(['member', 'add', 'n', 'http://127.0.0.1:1']);
+    await same(['member', 'update', 'abc']);
+    await same(['txn', 'extra']);
+    await same(['user', 'add']);
+    await same(['role', 'get', 'nobody']);
+    await same(['user', 'get', 'nobody']);
+    await same(['-w', 'yaml', 'get', 'foo']);
+  });
+
+  it('txn from stdin in every format, with every compare target', async () => {
+    await same(['put', 't/a', '1']);
+    const txn = [
+      'value("t/a") = "1"',
+      'ver("t/a") > "0"',
+      'mod("t/a") > "1"',
+      'create("t/a") != "0"',
+      '',
+      'put t/b "two words"',
+      'get t/a',
+      'del t/zzz',
+      '',
+      'put t/c 3',
+      '',
+    ].join('\n');
+    await same(['txn'], { stdin: `${txn}\n` });
+    await same(['txn', '-w', 'json'], { stdin: `${txn}\n` });
+    await same(['txn', '-w', 'fields'], { stdin: `${txn}\n` });
+    await same(['txn', '-w', 'protobuf'], { stdin: `${txn}\n` });
+    await same(['txn'], { stdin: 'value("t/a") = "2"\n\nput t/x 1\n\nget t/a\nget t/b\n\n' });
+    await same(['txn', '-i'], { stdin: 'value("t/a") = "1"\n\nget t/a\n\n\n' });
+    await same(['txn'], { stdin: 'bogus\n\n\n\n' });
+    await same(['txn'], { stdin: 'value("t/a") = "1"\n\nfrob t/a\n\n\n' });
+  });
+
+  it('compaction', async () => {
+    const r = await same(['put', 'cmp', 'x', '-w', 'json']);
+    const rev = Number(/"revision":(\d+)/.exec(r.real.stdout)?.[1]);
+    await same(['compaction', String(rev - 1)]);
+    await same(['compaction', '--physical', String(rev)]);
+    await same(['get', 'cmp', `--rev=${rev - 2}`]);
+  });
+
+  it('leases: grant, list, timetolive, keep-alive --once, revoke', async () => {
+    const g = await both(['lease', 'grant', '600']);
+    const realId = /lease ([0-9a-f]{16})/.exec(g.real.stdout)![1]!;
+    const oursId = /lease ([0-9a-f]{16})/.exec(g.ours.stdout)![1]!;
+    nReal.lease(realId);
+    nOurs.lease(oursId);
+    expect(normalised(g).ours).toEqual(normalised(g).real);
+    const id = (side: 'real' | 'ours') => (side === 'real' ? realId : oursId);
+    await same((s) => ['put', 'leased', 'v', `--lease=${id(s)}`]);
+    for (const w of ['simple', 'json', 'fields']) {
+      await same(['lease', 'list', '-w', w]);
+      await same((s) => ['lease', 'timetolive', id(s), '--keys', '-w', w]);
+      await same((s) => ['lease', 'keep-alive', '--once', id(s), '-w', w]);
+    }
+    await same((s) => ['lease', 'timetolive', id(s)]);
+    await same((s) => ['lease', 'revoke', id(s), '-w', 'json']);
+    await same((s) => ['lease', 'timetolive', id(s)]);
+    await same((s) => ['lease', 'keep-alive', '--once', id(s)]);
+    await same((s) => ['lease', 'revoke', id(s)]);
+    const g2 = await both(['lease', 'grant', '100', '-w', 'json']);
+    const hex = (out: string) =>
+      BigInt.asUintN(64, BigInt(/"ID":(-?\d+)/.exec(out)![1]!)).toString(16);
+    nReal.lease(hex(g2.real.stdout));
+    nOurs.lease(hex(g2.ours.stdout));
+    expect(normalised(g2).ours).toEqual(normalised(g2).real);
+    await same((s) => ['lease', 'revoke', hex(s === 'real' ? g2.real.stdout : g2.ours.stdout)]);
+  });
+
+  it('member list/add/update/promote/remove', async () => {
+    for (const w of ['simple', 'json', 'fields', 'table', 'protobuf'])
+      await same(['member', 'list', '-w', w]);
+    const add = await same([
+      'member',
+      'add',
+      'learner1',
+      '--peer-urls=http://127.0.0.1:1',
+      '--learner',
+    ]);
+    const id = /Member ([ 0-9a-f]{16}) added/.exec(add.real.stdout)![1]!.trim();
+    const oursId = /Member ([ 0-9a-f]{16}) added/.exec(add.ours.stdout)![1]!.trim();
+    // Member ids depend on the time of the add; map them like lease ids.
+    nReal.lease(id);
+    nOurs.lease(oursId);
+    const mid = (s: 'real' | 'ours') => (s === 'real' ? id : oursId);
+    await same(['member', 'list']);
+    await same(['member', 'list', '-w', 'table']);
+    await same((s) => ['member', 'update', mid(s), '--peer-urls=http://127.0.0.1:2']);
+    await same((s) => ['member', 'promote', mid(s)]);
+    await same((s) => ['member', 'remove', mid(s)]);
+    await same(['member', 'list', '-w', 'json']);
+  });
+
+  it('endpoint status/hashkv/health, alarms, defrag', async () => {
+    // The KV hash covers lease ids, which differ between the twin servers.
+    const hash = (s: string) =>
+      s
+        .replace(/(<endpoint>, |"hash":|"Hash" : )\d+/g, '$1<hash>')
+        .replace(/\| +\d+ \|\n/g, '| <hash> |\n')
+        .replace(/-{8,}/g, '--');
+    for (const w of ['simple', 'json', 'fields', 'table']) {
+      await same(['endpoint', 'status', '-w', w]);
+      await same(['endpoint', 'hashkv', '-w', w], { also: hash });
+      await same(['endpoint', 'status', '--cluster', '-w', w]);
+    }
+    await same(['endpoint', 'health']);
+    await same(['endpoint', 'health', '-w', 'json']);
+    await same(['endpoint', 'health', '-w', 'fields']);
+    const health = await both(['endpoint', 'health', '-w', 'table']);
+    const squash = (s: string) => s.replace(/[\d.]+[µnm]?s/g, '<took>').replace(/[ -]+/g, ' ');
+    expect(squash(nOurs.apply(health.ours.stdout))).toBe(squash(nReal.apply(health.real.stdout)));
+    await same(['alarm', 'list']);
+    await same(['alarm', 'list', '-w', 'json']);
+    await same(['alarm', 'disarm']);
+    await same(['defrag']);
+    await same(['endpoint', 'hashkv', '--rev=3'], { also: hash });
+  });
+
+  it('users, roles and auth', async () => {
+    await same(['role', 'add', 'root']);
+    await same(['user', 'add', 'root:rootpw']);
+    await same(['user', 'grant-role', 'root', 'root']);
+    await same(['user', 'add', 'alice', '--new-user-password=pw', '-w', 'json']);
+    await same(['user', 'add', 'bob', '--interactive=false'], { stdin: 'bobpw\n' });
+    await same(['user', 'add', 'alice:again']);
+    await same(['role', 'add', 'reader']);
+    await same(['role', 'grant-permission', 'reader', 'read', 'pub/', '--prefix']);
+    await same(['role', 'grant-permission', 'reader', 'readwrite', 'a', 'z']);
+    await same(['role', 'grant-permission', 'reader', 'write', 'open', '--from-key']);
+    await same(['role', 'grant-permission', 'reader', 'write', 'single']);
+    await same(['role', 'grant-permission', 'reader', 'bogus', 'k']);
+    for (const w of ['simple', 'json', 'fields']) {
+      await same(['role', 'get', 'reader', '-w', w]);
+      await same(['role', 'list', '-w', w]);
+      await same(['user', 'list', '-w', w]);
+      await same(['user', 'get', 'alice', '-w', w]);
+    }
+    await same(['user', 'grant-role', 'alice', 'reader']);
+    await same(['user', 'get', 'alice']);
+    await same(['user', 'get', 'alice', '--detail']);
+    await same(['role', 'revoke-permission', 'reader', 'single']);
+    await same(['role', 'revoke-permission', 'reader', 'a', 'z']);
+    await same(['role', 'revoke-permission', 'reader', 'open', '--from-key']);
+    await same(['role', 'revoke-permission', 'reader', 'nothing']);
+    await same(['user', 'passwd', 'bob', '--interactive=false'], { stdin: 'newpw\n' });
+    await same(['auth', 'enable']);
+    await same(['get', 'pub/x']);
+    await same(['--user=alice:pw', 'get', 'pub/x']);
+    await same(['--user=alice:pw', 'put', 'pub/x', 'y']);
+    await same(['--user=alice', '--password=wrong', 'get', 'pub/x']);
+    await same(['--user=root:rootpw', 'user', 'revoke-role', 'alice', 'reader']);
+    await same(['--user=root:rootpw', 'user', 'delete', 'alice']);
+    await same(['--user=root:rootpw', 'user', 'delete', 'bob']);
+    await same(['--user=root:rootpw', 'role', 'delete', 'reader']);
+    await same(['--user=root:rootpw', 'auth', 'disable']);
+    await same(['auth', 'disable']);
+  });
+
+  it('snapshot status of a snapshot saved by the real etcdctl, in every format', async () => {
+    const file = join(dir, 'real.db');
+    const saved = await runCtl(REAL_ETCDCTL_BIN, [
+      `--endpoints=${twin.real.endpoint}`,
+      'snapshot',
+      'save',
+      file,
+    ]);
+    expect(saved.code).toBe(0);
+    for (const w of ['simple', 'json', 'fields', 'table']) {
+      await same(['snapshot', 'status', file, '-w', w], {});
+    }
+    await same(['snapshot', 'status', join(dir, 'missing.db')]);
+    // Ours saves a snapshot the real etcdctl reads the same way.
+    const ourFile = join(dir, 'ours.db');
+    const ours = await runCtl(OUR_ETCDCTL, [
+      `--endpoints=${twin.ours.endpoint}`,
+      'snapshot',
+      'save',
+      ourFile,
+    ]);
+    expect(ours.stdout).toBe(`Snapshot saved at ${ourFile}\n`);
+    expect(ours.code).toBe(0);
+    const a = await runCtl(REAL_ETCDCTL_BIN, ['snapshot', 'status', ourFile, '-w', 'json']);
+    const b = await runCtl(OUR_ETCDCTL, ['snapshot', 'status', ourFile, '-w', 'json']);
+    expect(b).toEqual(a);
+  });
+
+  it('watch prints the same events (simple, json, fields, prev-kv)', async () => {
+    for (const extra of [[], ['-w', 'json'], ['-w', 'fields'], ['--prev-kv'], ['--prefix', 'w/']]) {
+      const key = extra.includes('--prefix') ? [] : ['w/k'];
+      const start = (bin: string, ep: string) =>
+        spawn(bin, [`--endpoints=${ep}`, 'watch', ...key, ...extra], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      const procs = [
+        start(REAL_ETCDCTL_BIN, twin.real.endpoint),
+        start(OUR_ETCDCTL, twin.ours.endpoint),
+      ];
+      const outs = ['', ''];
+      procs.forEach((p, i) => {
+        p.stdout!.setEncoding('latin1');
+        p.stdout!.on('data', (c: string) => {
+          outs[i] += c;
+        });
+      });
+      await new Promise((r) => setTimeout(r, 700));
+      await same(['put', 'w/k', '1']);
+      await same(['put', 'w/k', '2']);
+      await same(['del', 'w/k']);
+      await new Promise((r) => setTimeout(r, 500));
+      for (const p of procs) p.kill('SIGINT');
+      await Promise.all(procs.map((p) => new Promise((r) => p.once('close', r))));
+      expect(nOurs.apply(outs[1]!)).toEqual(nReal.apply(outs[0]!));
+      expect(outs[0]!.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('watch from a revision runs a command per event', async () => {
+    const r = await same(['put', 'wx', 'first', '-w', 'json']);
+    const rev = /"revision":(\d+)/.exec(r.real.stdout)![1]!;
+    const args = [
+      'watch',
+      'wx',
+      `--rev=${rev}`,
+      '--',
+      'sh',
+      '-c',
+      'echo "$ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"',
+    ];
+    const run = (bin: string, ep: string) =>
+      new Promise<string>((resolve) => {
+        const p = spawn(bin, [`--endpoints=${ep}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+        });
+        setTimeout(() => p.kill('SIGINT'), 1_500);
+        p.on('close', () => resolve(out));
+      });
+    const [a, b] = await Promise.all([
+      run(REAL_ETCDCTL_BIN, twin.real.endpoint),
+      run(OUR_ETCDCTL, twin.ours.endpoint),
+    ]);
+    expect(b).toBe(a);
+    expect(a).toContain('"PUT" "wx" "first"');
+  });
+
+  it('lock and elect print the holder key', async () => {
+    const run = (bin: string, ep: string, args: string[]) =>
+      new Promise<string>((resolve) => {
+        const p = spawn(bin, [`--endpoints=${ep}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.split('\n').length >= 3) p.kill('SIGINT');
+        });
+        setTimeout(() => p.kill('SIGINT'), 3_000);
+        p.on('close', () => resolve(out));
+      });
+    for (const args of [
+      ['lock', 'mylock'],
+      ['elect', 'myelection', 'proposal'],
+    ]) {
+      const [a, b] = await Promise.all([
+        run(REAL_ETCDCTL_BIN, twin.real.endpoint, args),
+        run(OUR_ETCDCTL, twin.ours.endpoint, args),
+      ]);
+      const lease = /[0-9a-f]{16}/g;
+      expect(b.replace(lease, '<lease>')).toBe(a.replace(lease, '<lease>'));
+      expect(a).toMatch(new RegExp(`^${args[1]}/[0-9a-f]+\\n`));
+    }
+  });
+
+  it('honours ETCDCTL_* environment variables and --debug', async () => {
+    await same(['get', 'foo'], { env: { ETCDCTL_WRITE_OUT: 'json' } });
+    const r = await both(['get', 'foo', '--debug']);
+    const flagLines = (s: string) =>
+      s
+        .split('\n')
+        .filter((l) => l.startsWith('ETCDCTL_') && !l.startsWith('ETCDCTL_ENDPOINTS'))
+        .join('\n');
+    expect(flagLines(r.ours.stderr)).toBe(flagLines(r.real.stderr));
+    expect(r.ours.stdout).toBe(r.real.stdout);
+  });
+});
