@@ -861,6 +861,42 @@ describe('membership', () => {
   });
 });
 
+describe('learners', () => {
+  it('a learner receives the log but its acknowledgements do not count towards commit', () => {
+    const r = newTestRaft(1, 10, 1, storageWithPeers([1, 2], [3]));
+    r.becomeCandidate();
+    r.becomeLeader();
+    readMessages(r);
+    r.step(prop(1));
+    const sent = readMessages(r).map((x) => x.to);
+    expect(sent).toContain(3n); // replicated to the learner too
+    r.step(m({ from: 3, to: 1, type: MessageType.MsgAppResp, term: r.term, index: 2 }));
+    expect(r.raftLog.committed).toBe(0);
+    r.step(m({ from: 2, to: 1, type: MessageType.MsgAppResp, term: r.term, index: 2 }));
+    expect(r.raftLog.committed).toBe(2);
+  });
+
+  it('a promoted learner becomes promotable and can campaign', () => {
+    const r = newTestRaft(2, 10, 1, storageWithPeers([1], [2]));
+    expect(r.promotable()).toBe(false);
+    r.applyConfChange({
+      transition: 0,
+      changes: [{ type: ConfChangeType.ConfChangeAddNode, nodeId: 2n }],
+      context: new Uint8Array(0),
+    });
+    expect(r.promotable()).toBe(true);
+    expect(r.isLearner).toBe(false);
+    r.step(hup(2));
+    expect(r.state).toBe(StateType.StateCandidate);
+  });
+
+  it('votes are not requested from learners', () => {
+    const r = newTestRaft(1, 10, 1, storageWithPeers([1, 2], [3]));
+    r.step(hup(1));
+    expect(readMessages(r).map((x) => x.to)).toEqual([2n]);
+  });
+});
+
 describe('ReadIndex', () => {
   it('ReadOnlySafe: answered after a heartbeat round, from leader and forwarded from followers', () => {
     const n = new Network([undefined, undefined, undefined]);

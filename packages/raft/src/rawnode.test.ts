@@ -186,6 +186,28 @@ describe('RawNode', () => {
     expect(rn.status().progress.get(2n)!.state).toBe('StateProbe');
   });
 
+  it('MaxCommittedSizePerReady bounds the committed entries of one Ready', () => {
+    const storage = new MemoryStorage({ confState: newConfState({ voters: [1n] }) });
+    const rn = new RawNode({
+      id: 1n,
+      electionTick: 10,
+      heartbeatTick: 1,
+      storage,
+      maxInflightMsgs: 256,
+      maxCommittedSizePerReady: 1000,
+      rand: () => 0,
+    });
+    rn.campaign();
+    drain(rn, storage);
+    rn.proposeBatch(Array.from({ length: 20 }, () => new Uint8Array(100)));
+    const sizes = drain(rn, storage)
+      .map((rd) => rd.committedEntries.length)
+      .filter((n) => n > 0);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(9); // ~106 bytes each, at most 1000 bytes
+    expect(sizes.length).toBeGreaterThan(2);
+  });
+
   it('encodes V1 ConfChange proposals as EntryConfChange', () => {
     const { rn, storage } = newNode();
     rn.campaign();
