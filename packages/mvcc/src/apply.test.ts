@@ -1,7 +1,14 @@
 import { etcdserverpb } from '@etcd-ts/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { b, FakeLessor, s, TestDir } from '../test/util.js';
-import { applyDeleteRange, applyPut, applyRange, applyTxn, validateTxnRequest } from './apply.js';
+import {
+  applyDeleteRange,
+  applyPut,
+  applyRange,
+  applyTxn,
+  requestCost,
+  validateTxnRequest,
+} from './apply.js';
 import {
   CompactedError,
   DuplicateKeyError,
@@ -243,5 +250,16 @@ describe('Txn', () => {
     ).toThrow(CompactedError);
     expect(st.range(b('z')).kvs).toEqual([]);
     expect(st.rev()).toBe(rev + 1);
+  });
+});
+
+describe('requestCost', () => {
+  it('counts key, value and 256 bytes of overhead per put, the larger txn branch', () => {
+    expect(requestCost({ put: put('key', 'value') })).toBe(256 + 3 + 5);
+    const t2 = txn({
+      success: [{ requestPut: put('a', '1') }, { requestRange: rng('a') }],
+      failure: [{ requestPut: put('b', '22') }, { requestPut: put('c', '333') }],
+    });
+    expect(requestCost({ txn: t2 })).toBe(256 + 1 + 2 + 256 + 1 + 3);
   });
 });

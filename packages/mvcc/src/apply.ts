@@ -1,4 +1,5 @@
 import { etcdserverpb } from '@etcd-ts/api';
+import { costPut } from '@etcd-ts/backend';
 import type { KeyValue } from './codec.js';
 import {
   CompactedError,
@@ -434,4 +435,26 @@ export function applyTxn(store: KVStore, rt: TxnRequest, opts: ApplyTxnOptions =
   }
   resp.header = header(txn.changes().length > 0 ? txn.rev() + 1 : txn.rev());
   return resp;
+}
+
+/**
+ * The bytes a request adds to the backend, as etcd's quota estimates them: a put costs
+ * its key, value and a fixed overhead; a txn costs the larger of its two branches' puts
+ * (nested txns are not counted, as in etcd). Feed it to @etcd-ts/backend's BackendQuota.
+ */
+export function requestCost(r: { put?: PutRequest; txn?: TxnRequest }): number {
+  if (r.put !== undefined) return costPut(r.put.key.length, r.put.value.length);
+  if (r.txn !== undefined) {
+    const branch = (ops: RequestOp[]) =>
+      ops.reduce(
+        (n, op) =>
+          n +
+          (op.requestPut === undefined
+            ? 0
+            : costPut(op.requestPut.key.length, op.requestPut.value.length)),
+        0,
+      );
+    return Math.max(branch(r.txn.success), branch(r.txn.failure));
+  }
+  return 0;
 }

@@ -14,6 +14,7 @@ export {
   applyTxn,
   DEFAULT_MAX_TXN_OPS,
   header,
+  requestCost,
   validateTxnRequest,
 } from './apply.js';
 export { decodeKeyValue, encodeKeyValue, type KeyValue, keyValueSize } from './codec.js';

@@ -128,8 +128,8 @@ export function rangeEndToIndex(rangeEnd: Uint8Array | undefined): string | unde
  * in bounded batches.
  */
 export class KVStore {
-  protected readonly backend: Backend;
-  protected readonly index = new TreeIndex();
+  protected backend: Backend;
+  protected index = new TreeIndex();
   protected readonly logger: BackendLogger;
   private readonly lessor: LeaseLinker | undefined;
   private readonly compactionBatchLimit: number;
@@ -143,7 +143,9 @@ export class KVStore {
   private compactionChain: Promise<void> = Promise.resolve();
   private closed = false;
   private writing = false;
-  private readonly removeHook: () => void;
+  private removeHook: () => void = () => {};
+  /** Bumped when a snapshot replaces the backend: compactions of the old one stop. */
+  private generation = 0;
   private readonly scratch = Buffer.allocUnsafe(REV_BYTES_LEN);
   private readonly revScratch = Buffer.allocUnsafe(REV_BYTES_LEN);
   private restoreArrayBuffer: ArrayBufferLike | undefined;
@@ -158,6 +160,11 @@ export class KVStore {
     this.compactionBatchLimit = config.compactionBatchLimit ?? DEFAULT_COMPACTION_BATCH_LIMIT;
     this.compactionSleepInterval =
       config.compactionSleepInterval ?? DEFAULT_COMPACTION_SLEEP_INTERVAL_MS;
+    this.attach(backend);
+    this.restore();
+  }
+
+  private attach(backend: Backend): void {
     backend.lock();
     backend.createBucket(KEY_BUCKET);
     backend.createBucket(META_BUCKET);
@@ -174,6 +181,30 @@ export class KVStore {
         this.savedTerm = this.consistentTerm;
       }
     });
+  }
+
+  /**
+   * Replaces the store's contents with `backend`'s (a raft snapshot was installed; etcd's
+   * store.Restore): background compaction of the old backend stops, the index is rebuilt
+   * from the new one, leased keys are re-attached. The caller closes the old backend.
+   */
+  restoreFrom(backend: Backend): void {
+    this.assertOpen();
+    if (this.writing) throw new Error('mvcc: cannot restore during a write txn');
+    this.generation++;
+    this.removeHook();
+    this.backend = backend;
+    this.index = new TreeIndex();
+    this.currentRev = 1;
+    this.compactMainRev = -1;
+    this.consistentIdx = 0;
+    this.consistentTerm = 0;
+    this.savedIdx = -1;
+    this.savedTerm = -1;
+    this.restoreArrayBuffer = undefined;
+    this.restoreView = undefined;
+    this.compactionChain = Promise.resolve();
+    this.attach(backend);
     this.restore();
   }
 
@@ -400,6 +431,7 @@ export class KVStore {
   }
 
   private async runCompaction(rev: number): Promise<void> {
+    const generation = this.generation;
     if (this.closed) return;
     const started = performance.now();
     const keep = this.index.compact(rev);
@@ -407,7 +439,7 @@ export class KVStore {
     let last: Buffer = revToBytes(0, 0);
     let removed = 0;
     for (;;) {
-      if (this.closed) return;
+      if (this.closed || generation !== this.generation) return;
       this.backend.lock();
       let lastMain = 0;
       let lastSub = 0;
@@ -506,6 +538,7 @@ export class KVStore {
 
     const keyToLease = new Map<string, bigint>();
     let revisions = 0;
+    this.index.beginBulkLoad();
     let from: Buffer = revToBytes(0, 0);
     for (;;) {
       let n = 0;
@@ -525,6 +558,7 @@ export class KVStore {
       const r = bytesToRev(lastKey);
       from = revToBytes(r.main, r.sub + 1);
     }
+    this.index.endBulkLoad();
     // Revisions between the compact revision and the newest one may all be gone.
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
     if (scheduled <= this.compactMainRev) scheduled = 0;

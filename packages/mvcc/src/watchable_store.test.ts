@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { mvccpb } from '@etcd-ts/api';
+import { Backend, restoreBackend } from '@etcd-ts/backend';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { b, rng, s, TestDir, testSeed } from '../test/util.js';
 import {
@@ -139,6 +141,31 @@ describe('watch', () => {
     for (let i = 0; i < 5; i++) st.put(b('a'), b(`${i}`));
     ws.watch({ key: b('a'), startRevision: 2 });
     expect(ws.requestProgressAll()).toBe(false);
+  });
+
+  it('restores from a snapshot backend and catches watchers up from its history', async () => {
+    const other = new TestDir();
+    const src = new WatchableStore(other.backend());
+    for (let i = 0; i < 8; i++) src.put(b(`k${i % 3}`), b(`${i}`));
+    const chunks: Uint8Array[] = [];
+    for await (const c of other.backends[0]!.snapshot().chunks()) chunks.push(c);
+    const target = path.join(t.dir, 'snap-db');
+    await restoreBackend({ path: target, noSync: true }, chunks);
+    const fresh = Backend.open({ path: target, batchInterval: 0, noSync: true });
+    st.put(b('mine'), b('x')); // rev 2 here, before the snapshot replaces everything
+    const ws = st.newWatchStream();
+    ws.watch({ key: b('k'), rangeEnd: b('l') }); // synced, from rev 3
+    st.restoreFrom(fresh);
+    expect(st.rev()).toBe(src.rev());
+    expect(st.range(b('mine')).kvs).toEqual([]);
+    expect(st.range(b('k0'), b('k9'))).toEqual(src.range(b('k0'), b('k9')));
+    const got = await drain(ws, (rs) => rs.flatMap(evs).length === 7);
+    expect(got.flatMap(evs)[0]).toBe('PUT k1@3');
+    await st.close();
+    await fresh.close();
+    st = new WatchableStore(t.backend());
+    await src.close();
+    await other.cleanup();
   });
 
   it('splits large event lists into fragments under the byte limit', () => {

@@ -142,6 +142,20 @@ export class WatchableStore extends KVStore {
     return true;
   }
 
+  /**
+   * Replaces the contents from a snapshot's backend (etcd's watchableStore.Restore): every
+   * synced watcher goes back to unsynced, to be caught up from the new history.
+   */
+  override restoreFrom(backend: Backend): void {
+    super.restoreFrom(backend);
+    for (const w of [...this.synced.watchers]) {
+      this.synced.delete(w);
+      w.restore = true;
+      this.unsynced.add(w);
+    }
+    if (this.unsynced.size > 0) this.scheduleSync(0);
+  }
+
   /** @internal A stream's consumer made room: retry victims soon. */
   kickVictims(): void {
     if (this.victims.length > 0) this.scheduleVictims(0);

@@ -11,7 +11,7 @@ export const s = (u: Uint8Array): string => Buffer.from(u).toString();
 export class TestDir {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvcc-test-'));
   readonly file = path.join(this.dir, 'db');
-  private readonly backends: Backend[] = [];
+  readonly backends: Backend[] = [];
 
   backend(opts: { batchInterval?: number; batchLimit?: number } = {}): Backend {
     const be = Backend.open({ path: this.file, batchInterval: 0, noSync: true, ...opts });
