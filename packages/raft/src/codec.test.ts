@@ -153,6 +153,18 @@ describe('codec: byte-exact etcd encodings', () => {
     expect(() => decodeEntry(hex('08 00 10 01 18 02 22 05 68'))).toThrow(/unexpected EOF/);
   });
 
+  it('encoded buffers never overlap (they are carved from shared slabs)', () => {
+    const ents = Array.from({ length: 3000 }, (_, i) =>
+      newEntry({ term: i, index: i + 1, data: new Uint8Array(i % 300).fill(i & 255) }),
+    );
+    const encoded = ents.map(encodeEntry);
+    ents.forEach((e, i) => {
+      expect(decodeEntry(encoded[i]!)).toEqual(e);
+    });
+    const big = newEntry({ term: 1, index: 1, data: new Uint8Array(10_000).fill(9) });
+    expect(decodeEntry(encodeEntry(big))).toEqual(big);
+  });
+
   it('round-trips random messages', () => {
     let x = 12345;
     const rnd = (n: number) => {

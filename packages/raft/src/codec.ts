@@ -7,6 +7,9 @@
 //
 // Decoded bytes fields (Entry.data, Message.context, Snapshot.data...) are
 // views into the input buffer, not copies: copy them if the buffer is reused.
+// Encoded messages up to 4 KiB are carved from shared 64 KiB slabs (as
+// Buffer.allocUnsafe does), because allocating a small typed array costs more
+// than encoding it: use byteOffset/byteLength, never .buffer alone.
 
 import {
   type ConfChange,
@@ -27,6 +30,26 @@ import {
 
 export class ProtoDecodeError extends Error {
   override name = 'ProtoDecodeError';
+}
+
+// ---------------------------------------------------------------------------
+// Output buffers.
+
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX = 4 * 1024;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabOffset = 0;
+
+/** A zero-filled-or-overwritten buffer of exactly n bytes; encoders write every byte. */
+function alloc(n: number): Uint8Array {
+  if (n > SLAB_MAX) return new Uint8Array(n);
+  if (slabOffset + n > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const b = new Uint8Array(slab, slabOffset, n);
+  slabOffset += (n + 7) & ~7; // keep 8-byte alignment
+  return b;
 }
 
 // ---------------------------------------------------------------------------
@@ -246,7 +269,7 @@ export function encodeEntryInto(e: Entry, buf: Uint8Array, p: number): number {
 export function encodeEntry(e: Entry): Uint8Array {
   checkUint(e.term, 'term');
   checkUint(e.index, 'index');
-  const buf = new Uint8Array(entrySize(e));
+  const buf = alloc(entrySize(e));
   encodeEntryInto(e, buf, 0);
   return buf;
 }
@@ -302,7 +325,7 @@ export function encodeHardStateInto(h: HardState, buf: Uint8Array, p: number): n
 export function encodeHardState(h: HardState): Uint8Array {
   checkUint(h.term, 'term');
   checkUint(h.commit, 'commit');
-  const buf = new Uint8Array(hardStateSize(h));
+  const buf = alloc(hardStateSize(h));
   encodeHardStateInto(h, buf, 0);
   return buf;
 }
@@ -415,7 +438,7 @@ function readConfState(r: Reader, end: number): ConfState {
 }
 
 export function encodeConfState(c: ConfState): Uint8Array {
-  const buf = new Uint8Array(confStateSize(c));
+  const buf = alloc(confStateSize(c));
   writeConfState(c, buf, 0);
   return buf;
 }
@@ -513,7 +536,7 @@ function readSnapshot(r: Reader, end: number): Snapshot {
 export function encodeSnapshot(s: Snapshot): Uint8Array {
   checkUint(s.metadata.index, 'index');
   checkUint(s.metadata.term, 'term');
-  const buf = new Uint8Array(snapshotSize(s));
+  const buf = alloc(snapshotSize(s));
   writeSnapshot(s, buf, 0);
   return buf;
 }
@@ -523,7 +546,7 @@ export function decodeSnapshot(buf: Uint8Array): Snapshot {
 }
 
 export function encodeSnapshotMetadata(m: SnapshotMetadata): Uint8Array {
-  const buf = new Uint8Array(metadataSize(m));
+  const buf = alloc(metadataSize(m));
   writeMetadata(m, buf, 0);
   return buf;
 }
@@ -604,7 +627,7 @@ export function encodeMessageInto(m: Message, buf: Uint8Array, p: number): numbe
 }
 
 export function encodeMessage(m: Message): Uint8Array {
-  const buf = new Uint8Array(messageSize(m));
+  const buf = alloc(messageSize(m));
   encodeMessageInto(m, buf, 0);
   return buf;
 }
@@ -686,7 +709,7 @@ export function decodeMessage(buf: Uint8Array): Message {
 export function encodeConfChange(c: ConfChange): Uint8Array {
   let n = 3 + sizeVarint64(c.id) + sizeVarint(c.type) + sizeVarint64(c.nodeId);
   if (c.context.length > 0) n += 1 + sizeVarint(c.context.length) + c.context.length;
-  const buf = new Uint8Array(n);
+  const buf = alloc(n);
   let p = 0;
   buf[p++] = 0x08;
   p = writeVarint64(buf, p, c.id);
@@ -737,7 +760,7 @@ export function encodeConfChangeV2(c: ConfChangeV2): Uint8Array {
     n += 1 + sizeVarint(s) + s;
   }
   if (c.context.length > 0) n += 1 + sizeVarint(c.context.length) + c.context.length;
-  const buf = new Uint8Array(n);
+  const buf = alloc(n);
   let p = 0;
   buf[p++] = 0x08;
   p = writeVarint(buf, p, c.transition);
