@@ -4,6 +4,12 @@
  */
 export { AlarmStore, alarmString } from './alarms.js';
 export type { ApplyResult, AuthApplier, LeaseApplier } from './apply.js';
+export {
+  AutoCompactor,
+  type Compactable,
+  parseRetention,
+  REVISION_COMPACT_INTERVAL_MS,
+} from './compactor.js';
 export * from './config.js';
 export {
   type ClientTLSConfig,

@@ -32,6 +32,7 @@ import {
 } from '@etcd-ts/wal';
 import { AlarmStore } from './alarms.js';
 import { Applier, type ApplyResult, type AuthApplier, type LeaseApplier } from './apply.js';
+import { AutoCompactor, parseRetention } from './compactor.js';
 import {
   CLUSTER_VERSION,
   type Logger,
@@ -138,6 +139,7 @@ export class EtcdServer {
   private readonly leaderListeners = new Set<() => void>();
   private snapshotting = false;
   private purgeTimer: NodeJS.Timeout | undefined;
+  private compactor: AutoCompactor | undefined;
 
   private constructor(init: {
     cfg: ServerConfig;
@@ -469,7 +471,7 @@ export class EtcdServer {
           {
             'local-member-id': idToHex(this.memberId),
             'leader-id': idToHex(lead),
-            term: this.hardState.term,
+            term: this.rn.status().hardState.term,
           },
           'elected leader',
         );
@@ -662,6 +664,7 @@ export class EtcdServer {
           },
           'published local member to cluster through raft',
         );
+        this.startCompactor();
         for (const l of this.readyListeners.splice(0)) l();
       } catch (err) {
         if (this.stopping) return;
@@ -673,6 +676,25 @@ export class EtcdServer {
         setTimeout(() => this.kick(), this.cfg.heartbeatMs);
       }
     })();
+  }
+
+  private startCompactor(): void {
+    if (this.compactor !== undefined) return;
+    const retention = parseRetention(this.cfg.autoCompactionMode, this.cfg.autoCompactionRetention);
+    if (retention <= 0) return;
+    this.compactor = new AutoCompactor(
+      this.cfg.autoCompactionMode,
+      retention,
+      {
+        rev: () => this.kv.rev(),
+        isLeader: () => this.isLeader(),
+        compact: async (rev) => {
+          await this.raftRequest({ compaction: { revision: rev, physical: false } });
+        },
+      },
+      this.lg,
+    );
+    this.compactor.start();
   }
 
   /** Resolves once this member has published itself (etcd's ReadyNotify). */
@@ -955,6 +977,7 @@ export class EtcdServer {
     this.stopping = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
+    this.compactor?.stop();
     await this.readyDone;
     this.stopped = true;
     await this.readyDone;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
-import { credentials } from '@grpc/grpc-js';
+import { type CallOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { defaultServerConfig, type EmbedConfig, type Etcd, startEtcd } from '../src/index.js';
 
 export interface Member {
@@ -60,16 +60,22 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-type Callback<Res> = (err: Error | null, res: Res) => void;
-
-/** Promise form of a unary grpc-js client call. */
+/** Promise form of a unary grpc-js client call (the 4-argument overload fixes the types). */
 export function call<Req, Res>(
-  fn: (req: Req, cb: Callback<Res>) => unknown,
+  fn: (
+    req: Req,
+    md: Metadata,
+    opts: Partial<CallOptions>,
+    cb: (err: ServiceError | null, res: Res) => void,
+  ) => unknown,
   client: object,
   req: Req,
+  md: Metadata = new Metadata(),
 ): Promise<Res> {
   return new Promise((resolve, reject) =>
-    fn.call(client, req, (err: Error | null, res: Res) => (err ? reject(err) : resolve(res))),
+    fn.call(client, req, md, {}, (err: ServiceError | null, res: Res) =>
+      err ? reject(err) : resolve(res),
+    ),
   );
 }
 
