@@ -31,10 +31,12 @@ function readyForVoterChange(s: EtcdServer, delta: 1 | -1, removed?: bigint): bo
 /** etcd's Cluster service. Voting changes keep etcd's strict reconfiguration check. */
 export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
   const members = () => s.cluster.sortedMembers().map(toPb);
+  // etcd's cluster server answers without a revision in the header.
+  const header = () => ({ ...s.header(), revision: 0 });
   return {
     memberList: unary(async (req) => {
       if (req.linearizable) await s.linearizableReadNotify();
-      return { header: s.header(), members: members() };
+      return { header: header(), members: members() };
     }),
     memberAdd: unary(async (req) => {
       try {
@@ -60,7 +62,7 @@ export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
         nodeId: id,
         context: Buffer.from(memberToJson(m)),
       });
-      return { header: s.header(), member: toPb(m), members: members() };
+      return { header: header(), member: toPb(m), members: members() };
     }),
     memberRemove: unary(async (req) => {
       const m = s.cluster.member(req.ID);
@@ -71,7 +73,7 @@ export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
         nodeId: req.ID,
         context: new Uint8Array(0),
       });
-      return { header: s.header(), members: members() };
+      return { header: header(), members: members() };
     }),
     memberUpdate: unary(async (req) => {
       const m = s.cluster.member(req.ID);
@@ -90,7 +92,7 @@ export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
         nodeId: m.id,
         context: Buffer.from(memberToJson(updated)),
       });
-      return { header: s.header(), members: members() };
+      return { header: header(), members: members() };
     }),
     memberPromote: unary(async (req) => {
       const m = s.cluster.member(req.ID);

@@ -1,0 +1,155 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type EtcdProcess, REAL_ETCDCTL_BIN, realEtcdAvailable, startEtcd } from '@etcd-ts/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ETCD_TS_BIN, run } from './helpers.js';
+
+/**
+ * Debian's etcdctl 3.4 drives Debian's etcd 3.4 and etcd-ts with the same commands; the
+ * outputs must agree apart from ids, endpoints, timings, sizes, versions, hashes and raft
+ * indexes (etcd-ts appends different internal entries, so raft indexes differ).
+ */
+interface Step {
+  args: string[];
+  stdin?: string;
+  /** Kill after this long (watch runs until stopped). */
+  timeoutMs?: number;
+  /** Run this long after starting the command, concurrently (for watch). */
+  during?: string[][];
+}
+
+const STEPS: Step[] = [
+  { args: ['put', 'foo', 'bar'] },
+  { args: ['put', 'foo2', 'bar2'] },
+  { args: ['put', 'foo3', 'bar3'] },
+  { args: ['put', 'zoo', 'z'] },
+  { args: ['put', 'foo', 'bar-again'] },
+  { args: ['get', 'foo'] },
+  { args: ['get', 'foo', '--prefix'] },
+  { args: ['get', 'foo', '--from-key'] },
+  { args: ['get', 'foo', '--prefix', '--limit', '2'] },
+  { args: ['get', 'foo', '--rev', '2'] },
+  { args: ['get', 'foo', '--prefix', '--sort-by', 'MODIFY', '--order', 'DESCEND'] },
+  { args: ['get', 'foo', '--prefix', '--sort-by', 'VALUE', '--order', 'ASCEND'] },
+  { args: ['get', 'foo', '--prefix', '--keys-only'] },
+  { args: ['get', 'foo', '--prefix', '--count-only', '-w', 'json'] },
+  { args: ['get', 'foo', '-w', 'json'] },
+  { args: ['get', 'foo', '--prefix', '-w', 'fields'] },
+  { args: ['get', 'foo', '-w', 'table'] },
+  { args: ['get', 'nothing'] },
+  { args: ['get', 'foo', '--rev', '1000'] },
+  { args: ['put', 'foo'] },
+  { args: ['del', 'foo3', '--prev-kv'] },
+  { args: ['del', 'fo', '--prefix'] },
+  { args: ['del', 'nothing'] },
+  { args: ['put', 'foo', 'x'] },
+  {
+    args: ['txn', '-w', 'json'],
+    stdin: 'value("foo") = "x"\n\nput foo y\nget zoo\n\nput foo n\n\n',
+  },
+  { args: ['txn'], stdin: 'mod("zoo") > "0"\n\nget zoo\n\nput never x\n\n' },
+  { args: ['txn'], stdin: 'value("foo") = "nope"\n\nput a 1\n\nput b 2\n\n' },
+  { args: ['watch', 'foo', '--rev', '1'], timeoutMs: 1500 },
+  { args: ['watch', 'fo', '--prefix', '--rev', '2', '--prev-kv'], timeoutMs: 1500 },
+  {
+    args: ['watch', 'w'],
+    timeoutMs: 2500,
+    during: [
+      ['put', 'w', '1'],
+      ['del', 'w'],
+    ],
+  },
+  { args: ['member', 'list'] },
+  { args: ['member', 'list', '-w', 'json'] },
+  { args: ['endpoint', 'health'] },
+  { args: ['endpoint', 'status'] },
+  { args: ['endpoint', 'hashkv'] },
+  { args: ['alarm', 'list'] },
+  { args: ['alarm', 'disarm'] },
+  { args: ['defrag'] },
+  { args: ['compaction', '5'] },
+  { args: ['compaction', '3'] },
+  { args: ['compaction', '1000'] },
+  { args: ['compaction', '--physical', '6'] },
+  { args: ['get', 'foo', '--rev', '2'] },
+  { args: ['watch', 'foo', '--rev', '2'], timeoutMs: 1500 },
+  { args: ['snapshot', 'save', 'SNAPSHOT'] },
+  { args: ['move-leader', '1234'] },
+  { args: ['member', 'remove', '1234'] },
+];
+
+function normalise(s: string): string {
+  return s
+    .replace(/127\.0\.0\.1:\d+/g, 'ENDPOINT')
+    .replace(/\/tmp\/[^\s"]+/g, 'PATH')
+    .replace(/\b[0-9a-f]{16}\b/g, 'ID')
+    .replace(/\b[0-9a-f]{13,15}\b/g, 'ID')
+    .replace(/"(cluster_id|member_id|ID|leader)":\d+/g, '"$1":ID')
+    .replace(
+      /"(raft_term|raft_index|raftIndex|raft_applied_index|dbSize|dbSizeInUse)":\d+/g,
+      '"$1":N',
+    )
+    .replace(/"(ClusterID|MemberID)" : \d+/g, '"$1" : ID')
+    .replace(/"(RaftTerm)" : \d+/g, '"$1" : N')
+    .replace(/took = [\d.]+(µs|ms|s|ns)/g, 'took = T')
+    .replace(/\d+(\.\d+)? [kMG]?B\b/g, 'SIZE')
+    .replace(/\b3\.\d+\.\d+\b/g, 'VERSION')
+    .replace(/ENDPOINT, \d+/g, 'ENDPOINT, HASH');
+}
+
+/** The lines of stderr a user reads: etcdctl's own errors, not the client library's logs. */
+function errorLines(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('{'))
+    .map(normalise);
+}
+
+async function runAll(endpoint: string, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const step of STEPS) {
+    const args = step.args.map((a) => (a === 'SNAPSHOT' ? `${dir}-snap.db` : a));
+    const base = ['--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s'];
+    const p = run(REAL_ETCDCTL_BIN, [...base, ...args], {
+      stdin: step.stdin,
+      timeoutMs: step.timeoutMs,
+    });
+    if (step.during !== undefined) {
+      await new Promise((r) => setTimeout(r, 700));
+      for (const d of step.during) await run(REAL_ETCDCTL_BIN, [...base, ...d]);
+    }
+    const r = await p;
+    const stdout = normalise(r.stdout);
+    // The exit code of a killed watch is the signal's, the same for both.
+    out.push(
+      `$ etcdctl ${step.args.join(' ')}\n${stdout}${errorLines(r.stderr).join('\n')}\n[exit ${step.timeoutMs === undefined ? r.code : 'killed'}]`,
+    );
+  }
+  return out;
+}
+
+const haveReal = realEtcdAvailable();
+
+describe.skipIf(!haveReal)('etcdctl 3.4 against etcd-ts and against etcd 3.4', () => {
+  let real: EtcdProcess;
+  let ours: EtcdProcess;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'etcdctl-cmp-'));
+    [real, ours] = await Promise.all([startEtcd(), startEtcd({ bin: ETCD_TS_BIN })]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([real?.stop(), ours?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the same output with the same exit codes', async () => {
+    const [want, got] = await Promise.all([
+      runAll(real.endpoint, dir + '/real'),
+      runAll(ours.endpoint, dir + '/ours'),
+    ]);
+    if (process.env.CMP_PRINT === '1') console.log(got.join('\n'));
+    expect(got.join('\n')).toBe(want.join('\n'));
+  }, 180_000);
+});
