@@ -43,7 +43,7 @@ describe('raftexample: three members on loopback', () => {
   let cluster: string;
   let clientPorts: number[];
 
-  function startMember(id: number): Promise<void> {
+  function startMember(id: number, extra: string[] = [], clusterArg = cluster): Promise<void> {
     const p = spawn(
       process.execPath,
       [
@@ -51,11 +51,12 @@ describe('raftexample: three members on loopback', () => {
         '--id',
         String(id),
         '--cluster',
-        cluster,
+        clusterArg,
         '--port',
         String(clientPorts[id - 1]),
         '--data-dir',
         join(dir, `m${id}`),
+        ...extra,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -97,7 +98,7 @@ describe('raftexample: three members on loopback', () => {
     const peerPorts = [await freePort(), await freePort(), await freePort()];
     clientPorts = [await freePort(), await freePort(), await freePort()];
     cluster = peerPorts.map((p) => `http://127.0.0.1:${p}`).join(',');
-    await Promise.all([1, 2, 3].map(startMember));
+    await Promise.all([1, 2, 3].map((id) => startMember(id)));
   }, 60_000);
 
   afterAll(() => {
@@ -145,5 +146,45 @@ describe('raftexample: three members on loopback', () => {
       ),
     ).toBe(true);
     expect(await get(victim, 'hello')).toBe('world');
+  }, 90_000);
+
+  it('adds a fourth member that joins through the log, and removes it again', async () => {
+    const peer4 = `http://127.0.0.1:${await freePort()}`;
+    clientPorts.push(await freePort());
+    const add = await until('member added', async () => {
+      const res = await fetch(url(1, '/members/4'), { method: 'POST', body: peer4 });
+      return res.status === 204 ? 204 : undefined;
+    });
+    expect(add).toBe(204);
+    await startMember(4, ['--join'], `${cluster},${peer4}`);
+    await until('write after join', async () =>
+      (await put(2, 'joined', 'yes')) === 204 ? true : undefined,
+    );
+    expect(
+      await until('member 4 catches up', async () =>
+        (await get(4, 'joined', true)) === 'yes' ? true : undefined,
+      ),
+    ).toBe(true);
+    expect(await get(4, 'k5')).toBe('v5'); // a linearizable read served by the new member
+
+    // Removing it: it applies its own removal and shuts down by itself.
+    const p4 = procs.get(4)!;
+    p4.removeAllListeners('exit');
+    const exited = new Promise<number | null>((resolve) =>
+      p4.once('exit', (code) => resolve(code)),
+    );
+    expect(
+      await until('member removed', async () => {
+        const res = await fetch(url(1, '/members/4'), { method: 'DELETE' });
+        return res.status === 204 ? 204 : undefined;
+      }),
+    ).toBe(204);
+    expect(await Promise.race([exited, sleep(10_000).then(() => 'still running')])).toBe(0);
+    // The remaining three keep serving writes.
+    expect(
+      await until('write after removal', async () =>
+        (await put(1, 'after', 'removal')) === 204 ? 204 : undefined,
+      ),
+    ).toBe(204);
   }, 90_000);
 });
