@@ -17,6 +17,8 @@ interface Step {
   timeoutMs?: number;
   /** Run this long after starting the command, concurrently (for watch). */
   during?: string[][];
+  /** Remember the first hex id printed as LEASE, for later steps' arguments. */
+  captureLease?: boolean;
 }
 
 const STEPS: Step[] = [
@@ -77,6 +79,17 @@ const STEPS: Step[] = [
   { args: ['snapshot', 'save', 'SNAPSHOT'] },
   { args: ['move-leader', '1234'] },
   { args: ['member', 'remove', '1234'] },
+  { args: ['lease', 'grant', '60'], captureLease: true },
+  { args: ['put', '--lease=LEASE', 'lk', 'lv'] },
+  { args: ['lease', 'timetolive', 'LEASE', '--keys'] },
+  { args: ['lease', 'list'] },
+  { args: ['lease', 'keep-alive', '--once', 'LEASE'] },
+  { args: ['lease', 'revoke', 'LEASE'] },
+  { args: ['get', 'lk'] },
+  { args: ['lease', 'timetolive', 'LEASE'] },
+  { args: ['lease', 'revoke', 'LEASE'] },
+  { args: ['put', '--lease=1234', 'lk', 'lv'] },
+  { args: ['lease', 'grant', '9000000001'] },
 ];
 
 function normalise(s: string): string {
@@ -92,6 +105,7 @@ function normalise(s: string): string {
     )
     .replace(/"(ClusterID|MemberID)" : \d+/g, '"$1" : ID')
     .replace(/"(RaftTerm)" : \d+/g, '"$1" : N')
+    .replace(/remaining\(\d+s\)/g, 'remaining(Ns)')
     .replace(/took = [\d.]+(µs|ms|s|ns)/g, 'took = T')
     .replace(/\d+(\.\d+)? [kMG]?B\b/g, 'SIZE')
     .replace(/\b3\.\d+\.\d+\b/g, 'VERSION')
@@ -108,8 +122,11 @@ function errorLines(stderr: string): string[] {
 
 async function runAll(endpoint: string, dir: string): Promise<string[]> {
   const out: string[] = [];
+  let lease = '';
   for (const step of STEPS) {
-    const args = step.args.map((a) => (a === 'SNAPSHOT' ? `${dir}-snap.db` : a));
+    const args = step.args.map((a) =>
+      a === 'SNAPSHOT' ? `${dir}-snap.db` : a.replace('LEASE', lease),
+    );
     const base = ['--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s'];
     const p = run(REAL_ETCDCTL_BIN, [...base, ...args], {
       stdin: step.stdin,
@@ -120,6 +137,7 @@ async function runAll(endpoint: string, dir: string): Promise<string[]> {
       for (const d of step.during) await run(REAL_ETCDCTL_BIN, [...base, ...d]);
     }
     const r = await p;
+    if (step.captureLease) lease = /lease ([0-9a-f]+) granted/.exec(r.stdout)?.[1] ?? '';
     const stdout = normalise(r.stdout);
     // The exit code of a killed watch is the signal's, the same for both.
     out.push(

@@ -6,6 +6,7 @@ import { EtcdServerError } from './errors.js';
 import { clusterService } from './grpc/cluster.js';
 import { healthService } from './grpc/health.js';
 import { kvService } from './grpc/kv.js';
+import { leaseService } from './grpc/lease.js';
 import { maintenanceService } from './grpc/maintenance.js';
 import { unary } from './grpc/util.js';
 import { watchService } from './grpc/watch.js';
@@ -110,13 +111,9 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
   grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server));
   grpc.addService(etcdserverpb.ClusterService, clusterService(server));
   grpc.addService(healthpb.HealthService, healthService(server));
+  grpc.addService(etcdserverpb.LeaseService, leaseService(server));
   const extra = plugins.services?.(server) ?? [];
   const names = new Set(extra.map((e) => JSON.stringify(Object.keys(e.definition))));
-  if (!names.has(JSON.stringify(Object.keys(etcdserverpb.LeaseService))))
-    grpc.addService(
-      etcdserverpb.LeaseService,
-      unimplementedService(etcdserverpb.LeaseService, 'lease service') as never,
-    );
   if (!names.has(JSON.stringify(Object.keys(etcdserverpb.AuthService))))
     grpc.addService(
       etcdserverpb.AuthService,

@@ -23,10 +23,12 @@ export { Errors, EtcdServerError, toGrpcError } from './errors.js';
 export { clusterService } from './grpc/cluster.js';
 export { healthService } from './grpc/health.js';
 export { type KVAuthorizer, kvService } from './grpc/kv.js';
+export { leaseService } from './grpc/lease.js';
 export { maintenanceService, SNAPSHOT_SEND_BUFFER_BYTES } from './grpc/maintenance.js';
 export { unary } from './grpc/util.js';
 export { PROGRESS_REPORT_INTERVAL_MS, type WatchAuthorizer, watchService } from './grpc/watch.js';
 export { computeClusterId, computeMemberId, hexToId, idToHex, RequestIdGenerator } from './ids.js';
+export { leaseApplier } from './lease.js';
 export {
   checkUrl,
   type Member,

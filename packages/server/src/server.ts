@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import { Backend, BackendQuota, costPut, LEASE_OVERHEAD_BYTES } from '@etcd-ts/backend';
+import { Lessor, minLeaseTTL } from '@etcd-ts/lease';
 import { WatchableStore } from '@etcd-ts/mvcc';
 import {
   type ConfChange,
@@ -42,6 +43,7 @@ import {
 } from './config.js';
 import { Errors, EtcdServerError } from './errors.js';
 import { idToHex, RequestIdGenerator } from './ids.js';
+import { leaseApplier } from './lease.js';
 import { type Member, memberFromJson, memberToJson, RaftCluster } from './membership.js';
 import { Wait } from './wait.js';
 
@@ -106,6 +108,8 @@ export class EtcdServer {
   readonly kv: WatchableStore;
   readonly alarms: AlarmStore;
   readonly quota: BackendQuota;
+  readonly lessor: Lessor;
+  private stopLessor: (() => void) | undefined;
   readonly requestTimeout: number;
   private readonly applier: Applier;
   private readonly rn: RawNode;
@@ -147,6 +151,7 @@ export class EtcdServer {
     cluster: RaftCluster;
     backend: Backend;
     kv: WatchableStore;
+    lessor: Lessor;
     alarms: AlarmStore;
     rn: RawNode;
     storage: MemoryStorage;
@@ -165,6 +170,7 @@ export class EtcdServer {
     this.cluster = init.cluster;
     this.backend = init.backend;
     this.kv = init.kv;
+    this.lessor = init.lessor;
     this.alarms = init.alarms;
     this.rn = init.rn;
     this.storage = init.storage;
@@ -183,7 +189,7 @@ export class EtcdServer {
       kv: init.kv,
       alarms: init.alarms,
       cluster: init.cluster,
-      lessor: init.plugins.lessor,
+      lessor: init.plugins.lessor ?? leaseApplier(init.lessor, init.kv),
       auth: init.plugins.auth,
       onAlarm: (m, active) =>
         this.lg.warn(
@@ -237,7 +243,15 @@ export class EtcdServer {
     });
     const cluster = new RaftCluster();
     cluster.setBackend(backend);
-    const kv = new WatchableStore(backend, { logger: lg });
+    const electionTicks = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
+    // The lessor comes first: mvcc re-attaches every leased key to it as it restores.
+    const lessor = new Lessor({
+      backend,
+      minLeaseTTL: minLeaseTTL(electionTicks, cfg.heartbeatMs),
+      logger: lg,
+    });
+    const kv = new WatchableStore(backend, { logger: lg, lessor });
+    lessor.setRangeDeleter(() => kv.write());
     const alarms = new AlarmStore(backend);
     const snapshotter = new Snapshotter(snapDir);
     const storage = new MemoryStorage();
@@ -360,6 +374,7 @@ export class EtcdServer {
       cluster,
       backend,
       kv,
+      lessor,
       alarms,
       rn,
       storage,
@@ -388,8 +403,40 @@ export class EtcdServer {
       this.kick();
     }, this.cfg.heartbeatMs);
     this.purgeTimer = setInterval(() => void this.purgeFiles(), 30_000);
+    this.lessor.setCheckpointer(async (req) => {
+      await this.raftRequest({ leaseCheckpoint: req });
+    });
+    this.stopLessor = this.lessor.run();
+    void this.revokeExpiredLeases();
     this.purgeTimer.unref();
     this.kick();
+  }
+
+  /** Proposes the revocation of every lease the (primary) lessor found expired. */
+  private async revokeExpiredLeases(): Promise<void> {
+    for await (const batch of this.lessor.expiredLeases()) {
+      if (this.stopping) return;
+      for (const l of batch) {
+        if (!this.isLeader()) break;
+        this.raftRequest({ leaseRevoke: { ID: l.id } }).then(
+          () => this.lg.debug({ 'lease-id': l.id.toString(16) }, 'revoked expired lease'),
+          (err) => {
+            if (!this.stopping)
+              this.lg.warn(
+                { 'lease-id': l.id.toString(16), error: String(err) },
+                'failed to revoke lease',
+              );
+          },
+        );
+      }
+    }
+  }
+
+  /** The next id for a lease the client left to the server: positive, never 0. */
+  nextLeaseId(): bigint {
+    let id = 0n;
+    while (id === 0n) id = this.reqIds.next() & ((1n << 63n) - 1n);
+    return id;
   }
 
   // ---- the raft loop ----
@@ -475,6 +522,12 @@ export class EtcdServer {
           },
           'elected leader',
         );
+      if (state === StateType.StateLeader) {
+        // Leases count down on the leader only, extended by an election timeout.
+        this.lessor.promote(this.cfg.electionMs);
+      } else if (this.lessor.isPrimary) {
+        this.lessor.demote();
+      }
       for (const l of [...this.leaderListeners]) l();
       // Reads waiting on a leader that went away are retried with the new one.
       if (this.readRound !== undefined && lead !== NONE) this.rn.readIndex(this.readRound.ctx);
@@ -978,6 +1031,7 @@ export class EtcdServer {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
     this.compactor?.stop();
+    this.stopLessor?.();
     await this.readyDone;
     this.stopped = true;
     await this.readyDone;
@@ -987,6 +1041,7 @@ export class EtcdServer {
       for (const w of r.waiters) w.reject(Errors.stopped());
     this.wait.triggerAll({ err: Errors.stopped() });
     await this.transport.stop();
+    this.lessor.stop();
     await this.kv.close();
     await this.backend.close();
     await this.wal.close();

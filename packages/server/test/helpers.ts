@@ -13,6 +13,7 @@ export interface Member {
   watch: InstanceType<typeof etcdserverpb.WatchClient>;
   maintenance: InstanceType<typeof etcdserverpb.MaintenanceClient>;
   cluster: InstanceType<typeof etcdserverpb.ClusterClient>;
+  lease: InstanceType<typeof etcdserverpb.LeaseClient>;
   close(): Promise<void>;
 }
 
@@ -45,11 +46,13 @@ export async function startMember(
     watch: new etcdserverpb.WatchClient(address, creds),
     maintenance: new etcdserverpb.MaintenanceClient(address, creds),
     cluster: new etcdserverpb.ClusterClient(address, creds),
+    lease: new etcdserverpb.LeaseClient(address, creds),
     close: async () => {
       m.kv.close();
       m.watch.close();
       m.maintenance.close();
       m.cluster.close();
+      m.lease.close();
       await etcd.close();
     },
   };

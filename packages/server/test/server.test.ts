@@ -95,6 +95,55 @@ describe('a single member in process', () => {
     expect(Buffer.from(evs[1]!.prevKv!.value).toString()).toBe('1');
   });
 
+  it('grants, attaches, lists, revokes and expires leases', async () => {
+    const g = await call(m.lease.leaseGrant, m.lease, P.LeaseGrantRequest.fromPartial({ TTL: 30 }));
+    expect(g.ID).toBeGreaterThan(0n);
+    await call(
+      m.kv.put,
+      m.kv,
+      P.PutRequest.fromPartial({ key: b('l/a'), value: b('1'), lease: g.ID }),
+    );
+    const ttl = await call(
+      m.lease.leaseTimeToLive,
+      m.lease,
+      P.LeaseTimeToLiveRequest.fromPartial({ ID: g.ID, keys: true }),
+    );
+    expect(ttl.grantedTTL).toBe(30);
+    expect(ttl.keys.map((k) => Buffer.from(k).toString())).toEqual(['l/a']);
+    const list = await call(m.lease.leaseLeases, m.lease, {});
+    expect(list.leases.map((l) => l.ID)).toContain(g.ID);
+    await call(m.lease.leaseRevoke, m.lease, P.LeaseRevokeRequest.fromPartial({ ID: g.ID }));
+    expect((await range({ key: b('l/a') })).count).toBe(0);
+    const gone = await call(
+      m.lease.leaseTimeToLive,
+      m.lease,
+      P.LeaseTimeToLiveRequest.fromPartial({ ID: g.ID }),
+    );
+    expect(gone.TTL).toBe(-1);
+    await expect(
+      call(
+        m.kv.put,
+        m.kv,
+        P.PutRequest.fromPartial({ key: b('l/b'), value: b('1'), lease: 12345n }),
+      ),
+    ).rejects.toMatchObject({ code: 5, details: 'etcdserver: requested lease not found' });
+    // A short lease with no keep-alive expires and takes its key with it.
+    const short = await call(
+      m.lease.leaseGrant,
+      m.lease,
+      P.LeaseGrantRequest.fromPartial({ TTL: 1 }),
+    );
+    await call(
+      m.kv.put,
+      m.kv,
+      P.PutRequest.fromPartial({ key: b('l/c'), value: b('1'), lease: short.ID }),
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await range({ key: b('l/c') })).count > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect((await range({ key: b('l/c') })).count).toBe(0);
+  }, 20_000);
+
   it('serves status, member list, hash and alarms', async () => {
     const st = await call(m.maintenance.status, m.maintenance, {});
     expect(st.leader).toBe(m.etcd.server.memberId);
