@@ -4,8 +4,6 @@ import { type CommandSpec, group, leaf } from './command.js';
 import type { Context } from './context.js';
 import { ExitCode, fail } from './errors.js';
 
-const bool = (v: string) => v !== 'false' && v !== '0';
-
 /** Reads a password: a word from stdin, or with prompts and a confirmation (speakeasy). */
 async function readPassword(ctx: Context, user: string, interactive: boolean): Promise<string> {
   const input = (await ctx.stdin()).toString('utf8');
@@ -99,12 +97,8 @@ export const authCommands: CommandSpec[] = [
       'Adds a new user',
       (c) =>
         c
-          .option(
-            '--interactive [bool]',
-            'Read password from stdin instead of interactive terminal',
-            bool,
-            true,
-          )
+          .option('--interactive', 'Read password from stdin instead of interactive terminal', true)
+          .option('--no-interactive')
           .option(
             '--new-user-password <password>',
             'Supply password from the command line flag',
@@ -172,12 +166,13 @@ export const authCommands: CommandSpec[] = [
       'passwd',
       'Changes password of user',
       (c) =>
-        c.option(
-          '--interactive [bool]',
-          'If true, read password from stdin instead of interactive terminal',
-          bool,
-          true,
-        ),
+        c
+          .option(
+            '--interactive',
+            'If true, read password from stdin instead of interactive terminal',
+            true,
+          )
+          .option('--no-interactive'),
       async (ctx, args, o) => {
         if (args.length !== 1)
           fail(ExitCode.BadArgs, 'user passwd command requires user name as its argument');

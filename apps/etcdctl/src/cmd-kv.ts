@@ -620,7 +620,7 @@ export const kvCommands: CommandSpec[] = [
       }
       const flags = o as unknown as WatchFlags;
       if (flags.interactive) {
-        watchInteractive(ctx, envKey, envRange);
+        await watchInteractive(ctx, envKey, envRange);
         return;
       }
       const { watch, exec } = watchArgs(raw, args, envKey, envRange);

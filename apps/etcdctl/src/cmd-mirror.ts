@@ -4,7 +4,6 @@ import { ExitCode, fail } from './errors.js';
 
 /** Keys per page while copying the base state (clientv3/mirror's batch). */
 const SYNC_BATCH = 1000;
-const bool = (v: string) => v !== 'false' && v !== '0';
 
 export const mirrorCommands: CommandSpec[] = [
   leaf(
@@ -29,11 +28,11 @@ export const mirrorCommands: CommandSpec[] = [
           'Verify certificates of TLS enabled secure servers using this CA bundle',
         )
         .option(
-          '--dest-insecure-transport [bool]',
+          '--dest-insecure-transport',
           'Disable transport security for client connections',
-          bool,
           true,
-        ),
+        )
+        .option('--no-dest-insecure-transport'),
     async (ctx, args, o) => {
       if (args.length !== 1) fail(ExitCode.BadArgs, 'make-mirror takes one destination argument');
       const prefix = String(o.prefix ?? '');
@@ -41,7 +40,13 @@ export const mirrorCommands: CommandSpec[] = [
       const noDestPrefix = o.destPrefix === false;
       let destPrefix = noDestPrefix ? '' : String(o.destPrefix ?? '');
       const src = await ctx.connected();
-      const dst = ctx.newClient([args[0]!], false);
+      const dst = ctx.newClient([args[0]!], false, {
+        cert: o.destCert as string | undefined,
+        key: o.destKey as string | undefined,
+        cacert: o.destCacert as string | undefined,
+        insecureTransport: o.destInsecureTransport !== false,
+        insecureSkipTlsVerify: false,
+      });
       let total = 0;
       const counter = setInterval(() => ctx.io.out(`${total}\n`), 30_000);
       const rename = (key: Uint8Array) => {

@@ -102,8 +102,15 @@ export class Context {
   }
 
   /** The client options the flags describe, for the given endpoints. */
-  clientOptions(endpoints = this.flags.endpoints, withAuth = true): ClientOptions {
-    const f = this.flags;
+  clientOptions(
+    endpoints = this.flags.endpoints,
+    withAuth = true,
+    tlsFlags?: Pick<
+      GlobalFlags,
+      'cert' | 'key' | 'cacert' | 'insecureTransport' | 'insecureSkipTlsVerify'
+    >,
+  ): ClientOptions {
+    const f = { ...this.flags, ...tlsFlags };
     for (const [flag, value] of [
       ['cert', f.cert],
       ['key', f.key],
@@ -205,9 +212,13 @@ export class Context {
     return c;
   }
 
-  /** A client of its own (one endpoint for per-member commands, say). */
-  newClient(endpoints = this.flags.endpoints, withAuth = true): Client {
-    const c = new Client(this.clientOptions(endpoints, withAuth));
+  /** A client of its own (one endpoint for per-member commands, or another cluster). */
+  newClient(
+    endpoints = this.flags.endpoints,
+    withAuth = true,
+    tlsFlags?: Parameters<Context['clientOptions']>[2],
+  ): Client {
+    const c = new Client(this.clientOptions(endpoints, withAuth, tlsFlags));
     this.clients.push(c);
     return c;
   }

@@ -1,3 +1,4 @@
+import { resolveSrv } from 'node:dns/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { authCommands } from './cmd-auth.js';
 import { checkCommands } from './cmd-check.js';
@@ -32,7 +33,7 @@ function duration(value: string): number {
   }
 }
 
-const bool = (value: string) => value !== 'false' && value !== '0';
+const bool = (value: string) => !['false', '0', 'f', 'F', 'FALSE', 'False'].includes(value);
 
 function globalOptions(program: Command): void {
   const opt = (flags: string, description: string, env: string) =>
@@ -48,11 +49,7 @@ function globalOptions(program: Command): void {
             : [...prev, ...list];
         }),
     )
-    .addOption(
-      opt('--debug [bool]', 'enable client-side debug logging', 'DEBUG')
-        .default(false)
-        .argParser(bool),
-    )
+    .addOption(new Option('--debug', 'enable client-side debug logging').default(false))
     .addOption(
       opt(
         '-w, --write-out <format>',
@@ -60,11 +57,7 @@ function globalOptions(program: Command): void {
         'WRITE_OUT',
       ).default('simple'),
     )
-    .addOption(
-      opt('--hex [bool]', 'print byte strings as hex encoded strings', 'HEX')
-        .default(false)
-        .argParser(bool),
-    )
+    .addOption(new Option('--hex', 'print byte strings as hex encoded strings').default(false))
     .addOption(
       opt('--dial-timeout <duration>', 'dial timeout for client connections', 'DIAL_TIMEOUT')
         .default(2_000)
@@ -94,31 +87,24 @@ function globalOptions(program: Command): void {
         .argParser(duration),
     )
     .addOption(
-      opt(
-        '--insecure-transport [bool]',
+      new Option(
+        '--insecure-transport',
         'disable transport security for client connections',
-        'INSECURE_TRANSPORT',
-      )
-        .default(true)
-        .argParser(bool),
+      ).default(true),
     )
+    .addOption(new Option('--no-insecure-transport').hideHelp())
     .addOption(
-      opt(
-        '--insecure-discovery [bool]',
+      new Option(
+        '--insecure-discovery',
         'accept insecure SRV records describing cluster endpoints',
-        'INSECURE_DISCOVERY',
-      )
-        .default(true)
-        .argParser(bool),
+      ).default(true),
     )
+    .addOption(new Option('--no-insecure-discovery').hideHelp())
     .addOption(
-      opt(
-        '--insecure-skip-tls-verify [bool]',
+      new Option(
+        '--insecure-skip-tls-verify',
         'skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)',
-        'INSECURE_SKIP_TLS_VERIFY',
-      )
-        .default(false)
-        .argParser(bool),
+      ).default(false),
     )
     .addOption(
       opt('--cert <file>', 'identify secure client using this TLS certificate file', 'CERT'),
@@ -159,6 +145,113 @@ function globalOptions(program: Command): void {
         'DISCOVERY_SRV_NAME',
       ),
     );
+}
+
+/** Asks for the password (speakeasy's `Password: ` prompt), without echo on a terminal. */
+async function askPassword(io: Output): Promise<string> {
+  io.out('Password: ');
+  const input = process.stdin;
+  const tty = input.isTTY === true;
+  if (tty) input.setRawMode(true);
+  let line = '';
+  try {
+    for await (const chunk of input) {
+      for (const ch of (chunk as Buffer).toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return line;
+        if (ch === '\u0003') throw new CliError(ExitCode.Interrupted, 'interrupted');
+        if (ch === '\u007f') line = line.slice(0, -1);
+        else line += ch;
+      }
+    }
+    return line;
+  } finally {
+    if (tty) input.setRawMode(false);
+    io.out('\n');
+    input.pause();
+  }
+}
+
+/**
+ * Endpoints from DNS SRV records (etcdctl's --discovery-srv): `_etcd-client-ssl._tcp`
+ * (https) and, when insecure discovery is allowed, `_etcd-client._tcp` (http), with
+ * `-<name>` appended to the service for --discovery-srv-name.
+ */
+async function discoverEndpoints(
+  domain: string,
+  name: string,
+  insecure: boolean,
+): Promise<string[]> {
+  const suffix = name === '' ? '' : `-${name}`;
+  const lookups: [string, string][] = [[`_etcd-client-ssl${suffix}._tcp.${domain}`, 'https']];
+  if (insecure) lookups.push([`_etcd-client${suffix}._tcp.${domain}`, 'http']);
+  const endpoints: string[] = [];
+  for (const [service, scheme] of lookups) {
+    try {
+      for (const r of await resolveSrv(service))
+        endpoints.push(`${scheme}://${r.name.replace(/\.$/, '')}:${r.port}`);
+    } catch {
+      // No record of this kind: try the other.
+    }
+  }
+  if (endpoints.length === 0) {
+    throw new CliError(
+      ExitCode.Error,
+      `error querying DNS SRV records for _etcd-client${suffix} ${domain}`,
+    );
+  }
+  return endpoints;
+}
+
+/** Boolean flags take their ETCDCTL_* variable when not given on the command line. */
+const BOOL_ENV: Record<string, string> = {
+  debug: 'ETCDCTL_DEBUG',
+  hex: 'ETCDCTL_HEX',
+  insecureTransport: 'ETCDCTL_INSECURE_TRANSPORT',
+  insecureDiscovery: 'ETCDCTL_INSECURE_DISCOVERY',
+  insecureSkipTlsVerify: 'ETCDCTL_INSECURE_SKIP_TLS_VERIFY',
+};
+
+function boolEnv(cmd: Command, o: Record<string, unknown>): void {
+  for (const [key, env] of Object.entries(BOOL_ENV)) {
+    const value = process.env[env];
+    if (value === undefined || cmd.getOptionValueSourceWithGlobals(key) !== 'default') continue;
+    o[key] = bool(value);
+  }
+}
+
+/**
+ * pflag lets a boolean flag carry a value (`--hex=false`); commander's boolean options
+ * take none. Rewrites `--flag=true` to `--flag` and `--flag=false` to `--no-flag` (or
+ * drops it when false is the default anyway).
+ */
+export function rewriteBoolFlags(argv: string[], program: Command): string[] {
+  const booleans = new Set<string>();
+  const negatable = new Set<string>();
+  const visit = (c: Command) => {
+    for (const o of c.options) {
+      if (o.long === undefined || o.required || o.optional) continue;
+      if (o.negate) negatable.add(o.long.replace(/^--no-/, '--'));
+      else booleans.add(o.long);
+    }
+    for (const sub of c.commands) visit(sub);
+  };
+  visit(program);
+  const out: string[] = [];
+  for (const arg of argv) {
+    if (arg === '--') {
+      out.push(...argv.slice(argv.indexOf(arg)));
+      return out;
+    }
+    const m = /^(--[a-z-]+)=(true|false|1|0|t|f|TRUE|FALSE|True|False)$/.exec(arg);
+    if (m === null || (!booleans.has(m[1]!) && !negatable.has(m[1]!))) {
+      out.push(arg);
+      continue;
+    }
+    const on = bool(m[2]!.toLowerCase().startsWith('f') ? 'false' : m[2]!);
+    if (on) out.push(m[1]!);
+    else if (negatable.has(m[1]!)) out.push(`--no-${m[1]!.slice(2)}`);
+  }
+  return out;
 }
 
 function flagsOf(o: Record<string, unknown>): GlobalFlags {
@@ -232,6 +325,19 @@ export function buildProgram(
     c.argument('[args...]').allowExcessArguments(true);
     c.action(async (args: string[], _opts: Record<string, unknown>, cmd: Command) => {
       const options = cmd.optsWithGlobals() as Record<string, unknown>;
+      boolEnv(cmd, options);
+      const user = options.user as string | undefined;
+      const password = options.password as string | undefined;
+      if (user !== undefined && user !== '' && !user.includes(':') && (password ?? '') === '') {
+        options.password = await askPassword(io);
+      }
+      if (typeof options.discoverySrv === 'string' && options.discoverySrv !== '') {
+        options.endpoints = await discoverEndpoints(
+          options.discoverySrv,
+          (options.discoverySrvName as string | undefined) ?? '',
+          options.insecureDiscovery !== false,
+        );
+      }
       const ctx = new Context(flagsOf(options), io, readStdin, process.stdout.isTTY === true);
       onContext(ctx);
       ctx.printDebug();
@@ -245,13 +351,16 @@ export function buildProgram(
 
 /** Runs etcdctl with `argv` (without node and the script) and exits with its code. */
 export async function main(argv: string[], io: Output = processOutput): Promise<never> {
+  // Node warns (on stderr) about TLS server names that are IP addresses, which is how
+  // endpoints are usually given; etcdctl's stderr carries only its own messages.
+  process.noDeprecation = true;
   let ctx: Context | undefined;
   let code: number = ExitCode.Success;
   try {
     const program = buildProgram(argv, io, (c) => {
       ctx = c;
     });
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(rewriteBoolFlags(argv, program), { from: 'user' });
   } catch (err) {
     if (err instanceof CliError) {
       if (!err.silent) io.err(`Error: ${err.message}\n`);

@@ -299,6 +299,11 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
     await same(['--user=alice:pw', 'get', 'pub/x']);
     await same(['--user=alice:pw', 'put', 'pub/x', 'y']);
     await same(['--user=alice', '--password=wrong', 'get', 'pub/x']);
+    // Without a password etcdctl asks for one (speakeasy also complains on stderr that
+    // stdin is no terminal: only stdout and the exit code are compared here).
+    const asked = normalised(await both(['--user=alice', 'get', 'pub/x'], { stdin: 'pw\n' }));
+    expect([asked.ours.stdout, asked.ours.code]).toEqual([asked.real.stdout, asked.real.code]);
+    await same(['--user=alice:pw', 'get', 'pub/x', '--hex=false', '--debug=false']);
     await same(['--user=root:rootpw', 'user', 'revoke-role', 'alice', 'reader']);
     await same(['--user=root:rootpw', 'user', 'delete', 'alice']);
     await same(['--user=root:rootpw', 'user', 'delete', 'bob']);
@@ -363,6 +368,44 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
       expect(nOurs.apply(outs[1]!)).toEqual(nReal.apply(outs[0]!));
       expect(outs[0]!.length).toBeGreaterThan(0);
     }
+  });
+
+  it('interactive watch reads watch and progress lines from stdin', async () => {
+    const r = await same(['put', 'wi/a', '1', '-w', 'json']);
+    const rev = /"revision":(\d+)/.exec(r.real.stdout)![1]!;
+    const lines = [
+      `watch wi/a --rev=${rev}`,
+      'bogus',
+      'watch',
+      `watch --prefix wi/ --rev=${rev} --prev-kv`,
+      '',
+    ];
+    const run = (bin: string, ep: string) =>
+      new Promise<{ out: string; err: string }>((resolve) => {
+        const p = spawn(bin, [`--endpoints=${ep}`, 'watch', '-i'], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        p.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+        });
+        p.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+        });
+        p.stdin.write(lines.join('\n'));
+        setTimeout(() => p.kill('SIGINT'), 2_500);
+        p.on('close', () => resolve({ out, err }));
+      });
+    const [a, b] = await Promise.all([
+      run(REAL_ETCDCTL_BIN, twin.real.endpoint),
+      run(OUR_ETCDCTL, twin.ours.endpoint),
+    ]);
+    // Two watchers print concurrently: compare the lines as multisets.
+    const sorted = (s: string) => s.split('\n').sort().join('\n');
+    expect(sorted(b.out)).toBe(sorted(a.out));
+    expect(b.err).toBe(a.err);
+    expect(a.out).toContain('wi/a');
   });
 
   it('watch from a revision runs a command per event', async () => {

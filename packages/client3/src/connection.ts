@@ -170,6 +170,8 @@ export class Connection {
   private readonly endpointList: Endpoint[];
   private next = 0;
   private token: string | undefined;
+  /** The server said auth is disabled: calls go without a token (as clientv3's do). */
+  private authDisabled = false;
   private authenticating: Promise<string | undefined> | undefined;
   private readonly active = new Set<{ cancel(): void }>();
   private readonly closeHooks = new Set<() => void>();
@@ -293,7 +295,7 @@ export class Connection {
   /** The token metadata for the next call, authenticating first when needed. */
   private async metadata(deadline: number, signal?: AbortSignal): Promise<Metadata> {
     const metadata = new Metadata();
-    if (this.options.username === undefined) return metadata;
+    if (this.options.username === undefined || this.authDisabled) return metadata;
     const token = this.token ?? (await this.authenticate(deadline, signal));
     if (token !== undefined) metadata.set(TOKEN_METADATA_KEY, token);
     return metadata;
@@ -319,7 +321,10 @@ export class Connection {
         },
         (err: unknown) => {
           // A user name with auth disabled is what clientv3 tolerates: no token then.
-          if (err instanceof ErrAuthNotEnabled) return undefined;
+          if (err instanceof ErrAuthNotEnabled) {
+            this.authDisabled = true;
+            return undefined;
+          }
           throw err;
         },
       )

@@ -170,6 +170,7 @@ export class WatchStream {
   private backoff = RESUME_BACKOFF_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private progressRequested = false;
 
   constructor(private readonly conn: Connection) {
     conn.onClose(() => this.close());
@@ -207,9 +208,14 @@ export class WatchStream {
     return watcher;
   }
 
-  /** Asks for a progress notification, broadcast to every watcher of the stream. */
+  /**
+   * Asks for a progress notification, broadcast to every watcher of the stream. Sent
+   * once the stream is open and the watchers asked for before are created, so they all
+   * get it.
+   */
   requestProgress(): void {
-    this.stream?.write({ progressRequest: {} });
+    this.progressRequested = true;
+    this.pump();
   }
 
   cancel(watcher: Watcher): void {
@@ -266,7 +272,13 @@ export class WatchStream {
     }
     if (this.creating !== undefined) return;
     const next = this.toCreate.shift();
-    if (next === undefined) return;
+    if (next === undefined) {
+      if (this.progressRequested) {
+        this.progressRequested = false;
+        this.stream.write({ progressRequest: {} });
+      }
+      return;
+    }
     this.creating = next;
     this.stream.write({ createRequest: next.createRequest() });
   }
@@ -332,8 +344,10 @@ export class WatchStream {
       return;
     }
     if (response.watchId === INVALID_WATCH_ID) {
-      // A progress notification for the whole stream (requestProgress).
-      for (const w of this.byId.values()) this.progress(w, header);
+      // A progress notification for the whole stream (requestProgress). etcd 3.4 sends it
+      // with the store's revision even to watchers still catching up on history, so it
+      // says nothing about what they have seen: it must not move their resume point.
+      for (const w of this.byId.values()) w.deliver({ header, events: [], progressNotify: true });
       return;
     }
     const watcher = this.byId.get(response.watchId);
@@ -373,7 +387,8 @@ export class WatchStream {
   }
 
   private progress(watcher: Watcher, header: etcdserverpb.ResponseHeader): void {
-    // Every change up to header.revision has been sent to this watcher.
+    // etcd sends a watcher its own progress notifications only once it is synced: every
+    // change up to header.revision has been sent to it.
     if (header.revision + 1 > watcher.nextRevision) watcher.nextRevision = header.revision + 1;
     watcher.deliver({ header, events: [], progressNotify: true });
   }
