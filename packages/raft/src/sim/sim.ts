@@ -167,6 +167,8 @@ export class Simulation {
   private readonly maxSizePerMsg: number;
   private readonly maxInflight: number;
   private readonly maxUncommitted: number;
+  private readonly maxInflightBytes: number;
+  private readonly disableForwarding: boolean;
   private proposalSeq = 0;
   private readSeq = 0;
 
@@ -199,6 +201,8 @@ export class Simulation {
     this.maxSizePerMsg = this.rnd.pick([0, 64, 1024, 1 << 20]);
     this.maxInflight = this.rnd.pick([1, 4, 64]);
     this.maxUncommitted = this.rnd.pick([0, 256, 4096]);
+    this.maxInflightBytes = this.rnd.pick([0, 0, 100, 2048]);
+    this.disableForwarding = this.rnd.chance(0.2);
     const voters: bigint[] = [];
     for (let i = 1; i <= opts.nodes; i++) voters.push(BigInt(i));
     this.nextId = BigInt(opts.nodes + 1);
@@ -219,7 +223,7 @@ export class Simulation {
       this.handleReady(m);
     }
     this.log(
-      `config: nodes=${opts.nodes} preVote=${this.preVote} checkQuorum=${this.checkQuorum} maxSizePerMsg=${this.maxSizePerMsg} maxInflight=${this.maxInflight} maxUncommitted=${this.maxUncommitted}`,
+      `config: nodes=${opts.nodes} preVote=${this.preVote} checkQuorum=${this.checkQuorum} maxSizePerMsg=${this.maxSizePerMsg} maxInflight=${this.maxInflight} maxInflightBytes=${this.maxInflightBytes} maxUncommitted=${this.maxUncommitted} disableProposalForwarding=${this.disableForwarding}`,
     );
   }
 
@@ -246,6 +250,8 @@ export class Simulation {
       maxSizePerMsg: this.maxSizePerMsg,
       maxInflightMsgs: this.maxInflight,
       maxUncommittedEntriesSize: this.maxUncommitted,
+      maxInflightBytes: this.maxInflightBytes,
+      disableProposalForwarding: this.disableForwarding,
       preVote: this.preVote,
       checkQuorum: this.checkQuorum,
       readOnlyOption: ReadOnlyOption.ReadOnlySafe,
