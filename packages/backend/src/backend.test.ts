@@ -235,6 +235,8 @@ describe('size, defrag and quota', () => {
     expect(be.sizeInUse()).toBeLessThan(before / 4);
     const done = be.defrag();
     be.put('key', b('during'), b('defrag'));
+    expect(() => be.snapshot()).toThrow(/defrag in progress/);
+    await expect(be.defrag()).rejects.toThrow(/already in progress/);
     await done;
     expect(be.size()).toBeLessThan(before / 4);
     expect(be.sizeInUse()).toBeLessThanOrEqual(be.size());

@@ -392,6 +392,7 @@ export class Backend implements BatchTx {
    * entries in key order, skipping `ignores` (etcd's backend Hash). Commits the batch first.
    */
   hash(ignores: readonly HashIgnore[] = DEFAULT_HASH_IGNORES): number {
+    this.assertNotDefragmenting();
     this.forceCommit();
     const skip = new Set(ignores.map((i) => `${i.bucket}\u0000${toBinaryString(i.key)}`));
     let crc = 0;
@@ -411,6 +412,7 @@ export class Backend implements BatchTx {
    * a snapshot out; close it when done, it pins a read transaction.
    */
   snapshot(): BackendSnapshot {
+    this.assertNotDefragmenting();
     this.forceCommit();
     const { root } = this.env;
     const names = this.bucketNames();
@@ -502,6 +504,11 @@ export class Backend implements BatchTx {
       this.env.dbs.set(bucket, db);
     }
     return db;
+  }
+
+  /** Hash and snapshot must see every write, and writes wait for defrag to commit. */
+  private assertNotDefragmenting(): void {
+    if (this.commitsHeld) throw new Error('backend: defrag in progress');
   }
 
   private assertOpen(): void {

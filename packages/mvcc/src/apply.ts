@@ -47,15 +47,18 @@ export function header(revision: number): ResponseHeader {
 
 // ---- request checks (etcd's v3rpc checkTxnRequest / checkIntervals) ----
 
-function checkRangeRequest(r: RangeRequest | undefined): void {
+/** etcd's gRPC-layer check of a RangeRequest: the key must be given. */
+export function checkRangeRequest(r: RangeRequest | undefined): void {
   if (r === undefined || r.key.length === 0) throw new EmptyKeyError();
 }
 
-function checkPutRequest(r: PutRequest | undefined): void {
+/** etcd's gRPC-layer check of a PutRequest: the key must be given. */
+export function checkPutRequest(r: PutRequest | undefined): void {
   if (r === undefined || r.key.length === 0) throw new EmptyKeyError();
 }
 
-function checkDeleteRequest(r: DeleteRangeRequest | undefined): void {
+/** etcd's gRPC-layer check of a DeleteRangeRequest: the key must be given. */
+export function checkDeleteRequest(r: DeleteRangeRequest | undefined): void {
   if (r === undefined || r.key.length === 0) throw new EmptyKeyError();
 }
 
