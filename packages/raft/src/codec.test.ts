@@ -154,13 +154,16 @@ describe('codec: byte-exact etcd encodings', () => {
   });
 
   it('encoded buffers never overlap (they are carved from shared slabs)', () => {
-    const ents = Array.from({ length: 3000 }, (_, i) =>
+    const ents = Array.from({ length: 2000 }, (_, i) =>
       newEntry({ term: i, index: i + 1, data: new Uint8Array(i % 300).fill(i & 255) }),
     );
     const encoded = ents.map(encodeEntry);
+    let bad = 0;
     ents.forEach((e, i) => {
-      expect(decodeEntry(encoded[i]!)).toEqual(e);
+      const d = decodeEntry(encoded[i]!);
+      if (d.term !== e.term || d.index !== e.index || Buffer.compare(d.data, e.data) !== 0) bad++;
     });
+    expect(bad).toBe(0);
     const big = newEntry({ term: 1, index: 1, data: new Uint8Array(10_000).fill(9) });
     expect(decodeEntry(encodeEntry(big))).toEqual(big);
   });
