@@ -574,6 +574,7 @@ export class KVStore {
         keys: this.index.size,
         revisions,
         took: `${Math.round(ms)}ms`,
+        'keys-per-second': Math.round((this.index.size / Math.max(ms, 1)) * 1000),
         'current-revision': this.currentRev,
       },
       'restored mvcc index',

@@ -110,6 +110,27 @@ describe('watch', () => {
     expect(evs(await ws.recv())).toEqual(['PUT k1@52']);
   });
 
+  it('bounds a catch-up pass by watchers per sync and a response by 1000 revisions', async () => {
+    await st.close();
+    st = new WatchableStore(t.backend(), { syncInterval: 60_000, maxWatchersPerSync: 2 });
+    for (let i = 0; i < 1500; i++) st.put(b('k'), b(`${i}`));
+    const ws = st.newWatchStream({ channelCapacity: 1000 });
+    for (let i = 0; i < 5; i++) ws.watch({ key: b('k'), startRevision: 2 });
+    // Two watchers per pass; both got only the first 1000 revisions, so all five stay behind.
+    expect(st.syncWatchers()).toBe(5);
+    const first = ws.tryRecv()!;
+    expect(first.events).toHaveLength(1000); // one response carries at most 1000 revisions
+    expect(first.events[999]!.kv!.modRevision).toBe(1001);
+    expect(ws.tryRecv()!.events).toHaveLength(1000);
+    expect(ws.tryRecv()).toBeUndefined();
+    // The rest of the history comes in the following passes.
+    while (st.syncWatchers() > 0);
+    let total = 2000;
+    for (let r = ws.tryRecv(); r !== undefined; r = ws.tryRecv()) total += r.events.length;
+    expect(total).toBe(5 * 1500);
+    expect(st.watcherCounts()).toEqual({ synced: 5, unsynced: 0, victims: 0 });
+  });
+
   it('cancels a watch from a compacted revision with the compact revision', async () => {
     for (let i = 0; i < 10; i++) st.put(b('a'), b(`${i}`));
     await st.compact(8);
