@@ -137,3 +137,153 @@ export class BoltDB {
     }
   }
 }
+
+/** One bucket's contents for the writer: sorted by key. */
+export interface BoltBucket {
+  name: Buffer;
+  entries: { key: Buffer; value: Buffer }[];
+}
+
+const FREELIST_PAGE = 0x10;
+
+/** Reads every top-level bucket with its entries (small databases: snapshot files). */
+export function readAll(db: BoltDB): BoltBucket[] {
+  const out: BoltBucket[] = [];
+  for (const b of db.buckets()) {
+    out.push({
+      name: Buffer.from(b.name),
+      entries: [...b.entries()].map((e) => ({
+        key: Buffer.from(e.key),
+        value: Buffer.from(e.value),
+      })),
+    });
+  }
+  return out;
+}
+
+/**
+ * Writes a fresh bbolt file holding `buckets` (top-level buckets, each sorted by key):
+ * two meta pages, an empty freelist, then each bucket's B+tree (leaf pages packed full,
+ * branch pages above them), then the root bucket's tree naming them. bbolt (and so etcd)
+ * opens it like any database it wrote itself.
+ */
+export function writeBolt(buckets: BoltBucket[], pageSize = 4096): Buffer {
+  const pages: Buffer[] = [];
+  let nextPgid = 3; // 0 and 1: meta, 2: freelist
+  const allocate = (size: number): { id: number; buf: Buffer } => {
+    const count = Math.max(1, Math.ceil(size / pageSize));
+    const id = nextPgid;
+    nextPgid += count;
+    const buf = Buffer.alloc(count * pageSize);
+    buf.writeBigUInt64LE(BigInt(id), 0);
+    buf.writeUInt32LE(count - 1, 12);
+    pages.push(buf);
+    return { id, buf };
+  };
+
+  /** Leaf pages for entries; returns each page's id and first key. */
+  const leaves = (entries: { key: Buffer; value: Buffer; flags: number }[]) => {
+    const out: { id: number; first: Buffer }[] = [];
+    let i = 0;
+    do {
+      let size = PAGE_HEADER_SIZE;
+      let n = 0;
+      while (i + n < entries.length) {
+        const e = entries[i + n]!;
+        const add = ELEMENT_SIZE + e.key.length + e.value.length;
+        if (n > 0 && size + add > pageSize) break;
+        size += add;
+        n++;
+      }
+      const { id, buf } = allocate(size);
+      buf.writeUInt16LE(LEAF_PAGE, 8);
+      buf.writeUInt16LE(n, 10);
+      let data = PAGE_HEADER_SIZE + n * ELEMENT_SIZE;
+      for (let j = 0; j < n; j++) {
+        const e = entries[i + j]!;
+        const elem = PAGE_HEADER_SIZE + j * ELEMENT_SIZE;
+        buf.writeUInt32LE(e.flags, elem);
+        buf.writeUInt32LE(data - elem, elem + 4);
+        buf.writeUInt32LE(e.key.length, elem + 8);
+        buf.writeUInt32LE(e.value.length, elem + 12);
+        e.key.copy(buf, data);
+        e.value.copy(buf, data + e.key.length);
+        data += e.key.length + e.value.length;
+      }
+      out.push({ id, first: n > 0 ? entries[i]!.key : Buffer.alloc(0) });
+      i += n;
+    } while (i < entries.length);
+    return out;
+  };
+
+  /** Branch pages over children until one root remains; returns the root's page id. */
+  const tree = (children: { id: number; first: Buffer }[]): number => {
+    let level = children;
+    while (level.length > 1) {
+      const up: { id: number; first: Buffer }[] = [];
+      let i = 0;
+      while (i < level.length) {
+        let size = PAGE_HEADER_SIZE;
+        let n = 0;
+        while (i + n < level.length) {
+          const add = ELEMENT_SIZE + level[i + n]!.first.length;
+          if (n > 1 && size + add > pageSize) break;
+          size += add;
+          n++;
+        }
+        const { id, buf } = allocate(size);
+        buf.writeUInt16LE(BRANCH_PAGE, 8);
+        buf.writeUInt16LE(n, 10);
+        let data = PAGE_HEADER_SIZE + n * ELEMENT_SIZE;
+        for (let j = 0; j < n; j++) {
+          const c = level[i + j]!;
+          const elem = PAGE_HEADER_SIZE + j * ELEMENT_SIZE;
+          buf.writeUInt32LE(data - elem, elem);
+          buf.writeUInt32LE(c.first.length, elem + 4);
+          buf.writeBigUInt64LE(BigInt(c.id), elem + 8);
+          c.first.copy(buf, data);
+          data += c.first.length;
+        }
+        up.push({ id, first: level[i]!.first });
+        i += n;
+      }
+      level = up;
+    }
+    return level[0]!.id;
+  };
+
+  const sorted = [...buckets].sort((a, b) => Buffer.compare(a.name, b.name));
+  const rootEntries = sorted.map((b) => {
+    const root = tree(leaves(b.entries.map((e) => ({ ...e, flags: 0 }))));
+    const header = Buffer.alloc(BUCKET_HEADER_SIZE);
+    header.writeBigUInt64LE(BigInt(root), 0);
+    return { key: b.name, value: header, flags: BUCKET_LEAF_FLAG };
+  });
+  const root = tree(leaves(rootEntries));
+
+  const file = Buffer.alloc(nextPgid * pageSize);
+  for (const p of pages) p.copy(file, Number(p.readBigUInt64LE(0)) * pageSize);
+  // The freelist: empty, every page is in use.
+  file.writeBigUInt64LE(2n, 2 * pageSize);
+  file.writeUInt16LE(FREELIST_PAGE, 2 * pageSize + 8);
+  for (const [pgid, txid] of [
+    [0, 0n],
+    [1, 1n],
+  ] as const) {
+    const o = pgid * pageSize;
+    file.writeBigUInt64LE(BigInt(pgid), o);
+    file.writeUInt16LE(META_PAGE, o + 8);
+    const m = o + PAGE_HEADER_SIZE;
+    file.writeUInt32LE(MAGIC, m);
+    file.writeUInt32LE(VERSION, m + 4);
+    file.writeUInt32LE(pageSize, m + 8);
+    file.writeUInt32LE(0, m + 12);
+    file.writeBigUInt64LE(BigInt(root), m + 16);
+    file.writeBigUInt64LE(0n, m + 24);
+    file.writeBigUInt64LE(2n, m + 32);
+    file.writeBigUInt64LE(BigInt(nextPgid), m + 40);
+    file.writeBigUInt64LE(txid, m + 48);
+    file.writeBigUInt64LE(fnv64a(file.subarray(m, m + 56)), m + 56);
+  }
+  return file;
+}

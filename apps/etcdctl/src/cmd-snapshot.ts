@@ -7,6 +7,7 @@ import type { Context } from './context.js';
 import type { DBStatus } from './display.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { humanizeBytes } from './gofmt.js';
+import { restoreSnapshot } from './restore.js';
 
 /** CRC-32 with the Castagnoli polynomial, as Go's crc32.MakeTable(crc32.Castagnoli). */
 const CASTAGNOLI = (() => {
@@ -137,6 +138,61 @@ export const snapshotCommands: CommandSpec[] = [
       async (ctx, args) => {
         if (args.length !== 1) fail(ExitCode.BadArgs, 'snapshot save expects one argument');
         await snapshotSave(ctx, args[0]!);
+      },
+    ),
+    leaf(
+      'restore',
+      'Restores an etcd member snapshot to an etcd directory',
+      (c) =>
+        c
+          .option('--data-dir <dir>', 'Path to the data directory')
+          .option('--wal-dir <dir>', 'Path to the WAL directory (use --data-dir if none given)')
+          .option(
+            '--initial-cluster <urls>',
+            'Initial cluster configuration for restore bootstrap',
+            'default=http://localhost:2380',
+          )
+          .option(
+            '--initial-cluster-token <token>',
+            'Initial cluster token for the etcd cluster during restore bootstrap',
+            'etcd-cluster',
+          )
+          .option(
+            '--initial-advertise-peer-urls <urls>',
+            "List of this member's peer URLs to advertise to the rest of the cluster",
+            'http://localhost:2380',
+          )
+          .option('--name <name>', 'Human-readable name for this member', 'default')
+          .option(
+            '--skip-hash-check',
+            'Ignore snapshot integrity hash value (required if copied from data directory)',
+            false,
+          ),
+      async (ctx, args, o) => {
+        if (args.length !== 1)
+          fail(ExitCode.BadArgs, 'snapshot restore requires exactly one argument');
+        try {
+          await stat(args[0]!);
+        } catch {
+          fail(ExitCode.Error, `stat ${args[0]}: no such file or directory`);
+        }
+        await restoreSnapshot({
+          snapshotPath: args[0]!,
+          name: String(o.name),
+          initialCluster: String(o.initialCluster),
+          initialClusterToken: String(o.initialClusterToken),
+          initialAdvertisePeerUrls: String(o.initialAdvertisePeerUrls),
+          dataDir: o.dataDir as string | undefined,
+          walDir: o.walDir as string | undefined,
+          skipHashCheck: o.skipHashCheck === true,
+          log: (msg, fields) => {
+            const caller =
+              msg === 'restoring snapshot'
+                ? 'snapshot/v3_snapshot.go:296'
+                : 'snapshot/v3_snapshot.go:309';
+            log(ctx, caller, msg, fields);
+          },
+        });
       },
     ),
     leaf('status', 'Gets backend snapshot status of a given file', undefined, async (ctx, args) => {

@@ -340,6 +340,76 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
     expect(b).toEqual(a);
   });
 
+  it('snapshot restore makes a data dir etcd starts from, like the real restore', async () => {
+    for (let i = 0; i < 30; i++) await same(['put', `restore/${i}`, `value ${i}`]);
+    const file = join(dir, 'for-restore.db');
+    expect(
+      (
+        await runCtl(REAL_ETCDCTL_BIN, [
+          `--endpoints=${twin.real.endpoint}`,
+          'snapshot',
+          'save',
+          file,
+        ])
+      ).code,
+    ).toBe(0);
+    const restoreArgs = (target: string) => [
+      'snapshot',
+      'restore',
+      file,
+      `--data-dir=${target}`,
+      '--name=restored',
+      '--initial-cluster=restored=http://127.0.0.1:2390',
+      '--initial-advertise-peer-urls=http://127.0.0.1:2390',
+      '--initial-cluster-token=restore-test',
+    ];
+    const realDir = join(dir, 'restored-real');
+    const oursDir = join(dir, 'restored-ours');
+    const [a, b] = await Promise.all([
+      runCtl(REAL_ETCDCTL_BIN, restoreArgs(realDir)),
+      runCtl(OUR_ETCDCTL, restoreArgs(oursDir)),
+    ]);
+    expect([b.stdout, b.code]).toEqual([a.stdout, a.code]);
+    // Restoring onto an existing dir fails alike.
+    const again = await runCtl(OUR_ETCDCTL, restoreArgs(oursDir));
+    const againReal = await runCtl(REAL_ETCDCTL_BIN, restoreArgs(oursDir));
+    expect([again.code, again.stderr.split('\n').at(-2)]).toEqual([
+      againReal.code,
+      againReal.stderr.split('\n').at(-2),
+    ]);
+    // Real etcd starts from both and serves the same keys, members and revision.
+    const { startEtcd } = await import('@etcd-ts/testing');
+    const [ra, rb] = await Promise.all([
+      startEtcd({ dataDir: realDir, name: 'restored' }),
+      startEtcd({ dataDir: oursDir, name: 'restored' }),
+    ]);
+    try {
+      for (const cmd of [
+        ['get', 'restore/', '--prefix', '-w', 'json'],
+        ['member', 'list', '-w', 'fields'],
+        ['get', 'foo', '-w', 'json'],
+      ]) {
+        const [x, y] = await Promise.all([
+          runCtl(REAL_ETCDCTL_BIN, [`--endpoints=${ra.endpoint}`, ...cmd]),
+          runCtl(REAL_ETCDCTL_BIN, [`--endpoints=${rb.endpoint}`, ...cmd]),
+        ]);
+        expect(y.stdout.replaceAll(rb.endpoint.split(':')[1]!, 'PORT')).toBe(
+          x.stdout.replaceAll(ra.endpoint.split(':')[1]!, 'PORT'),
+        );
+        expect(y.code).toBe(0);
+      }
+      const put = await runCtl(REAL_ETCDCTL_BIN, [
+        `--endpoints=${rb.endpoint}`,
+        'put',
+        'after',
+        'restore',
+      ]);
+      expect(put.stdout).toBe('OK\n');
+    } finally {
+      await Promise.all([ra.stop(), rb.stop()]);
+    }
+  });
+
   it('watch prints the same events (simple, json, fields, prev-kv)', async () => {
     for (const extra of [[], ['-w', 'json'], ['-w', 'fields'], ['--prev-kv'], ['--prefix', 'w/']]) {
       const key = extra.includes('--prefix') ? [] : ['w/k'];
