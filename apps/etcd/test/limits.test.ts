@@ -9,12 +9,19 @@ const P = etcdserverpb;
 const b = (s: string) => Buffer.from(s);
 
 function call<Req, Res>(
-  fn: (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown,
+  fn: (
+    req: Req,
+    md: Metadata,
+    opts: Partial<CallOptions>,
+    cb: (err: ServiceError | null, res: Res) => void,
+  ) => unknown,
   client: object,
   req: Req,
 ): Promise<Res> {
   return new Promise((resolve, reject) =>
-    fn.call(client, req, new Metadata(), {}, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res))),
+    fn.call(client, req, new Metadata(), {}, (err: ServiceError | null, res: Res) =>
+      err ? reject(err) : resolve(res),
+    ),
   );
 }
 
@@ -32,7 +39,9 @@ describe('bad input', () => {
   });
 
   it('answers each bad request with etcd error and keeps serving', async () => {
-    await expect(call(kv.put, kv, P.PutRequest.fromPartial({ key: b(''), value: b('x') }))).rejects.toMatchObject({
+    await expect(
+      call(kv.put, kv, P.PutRequest.fromPartial({ key: b(''), value: b('x') })),
+    ).rejects.toMatchObject({
       code: 3,
       details: 'etcdserver: key is not provided',
     });
@@ -41,23 +50,46 @@ describe('bad input', () => {
     ).rejects.toMatchObject({ code: 3, details: 'etcdserver: request is too large' });
     // Past max-request-bytes + 512 KiB gRPC itself refuses the message.
     await expect(
-      call(kv.put, kv, P.PutRequest.fromPartial({ key: b('huge'), value: Buffer.alloc(3_000_000) })),
+      call(
+        kv.put,
+        kv,
+        P.PutRequest.fromPartial({ key: b('huge'), value: Buffer.alloc(3_000_000) }),
+      ),
     ).rejects.toMatchObject({ code: 8 });
-    const ops = Array.from({ length: 129 }, (_, i) => ({ requestPut: { key: b(`t${i}`), value: b('v') } }));
-    await expect(call(kv.txn, kv, P.TxnRequest.fromPartial({ success: ops }))).rejects.toMatchObject({
+    const ops = Array.from({ length: 129 }, (_, i) => ({
+      requestPut: { key: b(`t${i}`), value: b('v') },
+    }));
+    await expect(
+      call(kv.txn, kv, P.TxnRequest.fromPartial({ success: ops })),
+    ).rejects.toMatchObject({
       code: 3,
       details: 'etcdserver: too many operations in txn request',
     });
     await expect(
-      call(kv.txn, kv, P.TxnRequest.fromPartial({ success: [{ requestPut: { key: b('d'), value: b('1') } }, { requestPut: { key: b('d'), value: b('2') } }] })),
+      call(
+        kv.txn,
+        kv,
+        P.TxnRequest.fromPartial({
+          success: [
+            { requestPut: { key: b('d'), value: b('1') } },
+            { requestPut: { key: b('d'), value: b('2') } },
+          ],
+        }),
+      ),
     ).rejects.toMatchObject({ code: 3, details: 'etcdserver: duplicate key given in txn request' });
     await expect(
       call(kv.put, kv, P.PutRequest.fromPartial({ key: b('l'), value: b('x'), lease: 424242n })),
     ).rejects.toMatchObject({ code: 5, details: 'etcdserver: requested lease not found' });
     // A reversed range is empty, as in etcd.
-    const rev = await call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('z'), rangeEnd: b('a') }));
+    const rev = await call(
+      kv.range,
+      kv,
+      P.RangeRequest.fromPartial({ key: b('z'), rangeEnd: b('a') }),
+    );
     expect(rev.count).toBe(0);
-    await expect(call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('keep'), revision: 1_000_000 }))).rejects.toMatchObject({
+    await expect(
+      call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('keep'), revision: 1_000_000 })),
+    ).rejects.toMatchObject({
       code: 11,
       details: 'etcdserver: mvcc: required revision is a future revision',
     });
@@ -75,7 +107,9 @@ describe('bad input', () => {
       sock.on('close', () => resolve());
     });
     // A connection that sends the preface and then nothing, left open.
-    const idle = net.connect(Number(port), host, () => idle.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+    const idle = net.connect(Number(port), host, () =>
+      idle.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+    );
     idle.on('error', () => {});
     // And a client that starts a request and disappears mid-message.
     const half = net.connect(Number(port), host);
@@ -123,16 +157,34 @@ describe('quota', () => {
     const st = await call(mt.status, mt, {});
     expect(st.errors.join()).toMatch(/alarm:NOSPACE/);
     // Even a small write is refused while the alarm stands; reads still work.
-    await expect(call(kv.put, kv, P.PutRequest.fromPartial({ key: b('small'), value: b('x') }))).rejects.toMatchObject({
+    await expect(
+      call(kv.put, kv, P.PutRequest.fromPartial({ key: b('small'), value: b('x') })),
+    ).rejects.toMatchObject({
       code: 8,
       details: 'etcdserver: mvcc: database space exceeded',
     });
     await call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('q0') }));
     // Free space: compact away history, defragment, then disarm.
-    await call(kv.deleteRange, kv, P.DeleteRangeRequest.fromPartial({ key: b('q'), rangeEnd: b('r') }));
-    await call(kv.compact, kv, P.CompactionRequest.fromPartial({ revision: lastRev + 1, physical: true }));
+    await call(
+      kv.deleteRange,
+      kv,
+      P.DeleteRangeRequest.fromPartial({ key: b('q'), rangeEnd: b('r') }),
+    );
+    await call(
+      kv.compact,
+      kv,
+      P.CompactionRequest.fromPartial({ revision: lastRev + 1, physical: true }),
+    );
     await call(mt.defragment, mt, {});
-    await call(mt.alarm, mt, P.AlarmRequest.fromPartial({ action: P.AlarmRequest_AlarmAction.DEACTIVATE, memberID: st.header!.memberId, alarm: P.AlarmType.NOSPACE }));
+    await call(
+      mt.alarm,
+      mt,
+      P.AlarmRequest.fromPartial({
+        action: P.AlarmRequest_AlarmAction.DEACTIVATE,
+        memberID: st.header!.memberId,
+        alarm: P.AlarmType.NOSPACE,
+      }),
+    );
     await call(kv.put, kv, P.PutRequest.fromPartial({ key: b('small'), value: b('x') }));
   });
 });

@@ -1,0 +1,119 @@
+import { type EtcdProcess, startEtcd } from '@etcd-ts/testing';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ETCD_TS_BIN } from './helpers.js';
+
+/** The npm etcd3 client, unchanged, against the etcd-ts executable over plain text. */
+describe('npm etcd3 client', () => {
+  let etcd: EtcdProcess;
+  let client: Etcd3;
+  beforeAll(async () => {
+    // ETCD3_AGAINST_REAL=1 runs the same suite against Debian's etcd 3.4, to check the test.
+    etcd = await startEtcd(process.env.ETCD3_AGAINST_REAL === '1' ? {} : { bin: ETCD_TS_BIN });
+    client = new Etcd3({ hosts: etcd.clientUrl });
+  });
+  afterAll(async () => {
+    client.close();
+    await etcd.stop();
+  });
+
+  it('puts, gets, ranges and deletes', async () => {
+    await client.put('fruit/apple').value('red');
+    await client.put('fruit/banana').value('yellow');
+    await client.put('fruit/cherry').value('dark red');
+    expect(await client.get('fruit/apple').string()).toBe('red');
+    expect(await client.getAll().prefix('fruit/').strings()).toEqual({
+      'fruit/apple': 'red',
+      'fruit/banana': 'yellow',
+      'fruit/cherry': 'dark red',
+    });
+    expect(await client.getAll().prefix('fruit/').limit(2).keys()).toEqual([
+      'fruit/apple',
+      'fruit/banana',
+    ]);
+    expect(await client.getAll().prefix('fruit/').count()).toBe(3);
+    await client.delete().key('fruit/banana');
+    expect(await client.get('fruit/banana').string()).toBeNull();
+    const deleted = await client.delete().prefix('fruit/').getPrevious();
+    expect(deleted.map((kv) => kv.key.toString())).toEqual(['fruit/apple', 'fruit/cherry']);
+  });
+
+  it('runs transactions', async () => {
+    await client.put('tx').value('1');
+    const ok = await client
+      .if('tx', 'Value', '==', '1')
+      .then(client.put('tx').value('2'))
+      .else(client.put('tx').value('x'))
+      .commit();
+    expect(ok.succeeded).toBe(true);
+    const no = await client.if('tx', 'Value', '==', '1').then(client.put('tx').value('3')).commit();
+    expect(no.succeeded).toBe(false);
+    expect(await client.get('tx').string()).toBe('2');
+  });
+
+  it('watches puts and deletes', async () => {
+    const watcher = await client.watch().prefix('w/').create();
+    const seen: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      watcher.on('put', (kv) => {
+        seen.push(`put ${kv.key.toString()}=${kv.value.toString()}`);
+      });
+      watcher.on('delete', (kv) => {
+        seen.push(`delete ${kv.key.toString()}`);
+        resolve();
+      });
+    });
+    await client.put('w/a').value('1');
+    await client.put('w/b').value('2');
+    await client.delete().key('w/a');
+    await done;
+    await watcher.cancel();
+    expect(seen).toEqual(['put w/a=1', 'put w/b=2', 'delete w/a']);
+  });
+
+  it('grants leases, keeps them alive and revokes them', async () => {
+    const lease = client.lease(3);
+    await lease.put('leased').value('v');
+    const id = await lease.grant();
+    expect(await client.get('leased').string()).toBe('v');
+    await lease.keepaliveOnce();
+    const ttl = await client.lease(1, { autoKeepAlive: false }); // a second, short lease
+    await ttl.grant();
+    await lease.revoke();
+    expect(await client.get('leased').string()).toBeNull();
+    expect(typeof id).toBe('string');
+    await ttl.revoke();
+  });
+
+  it('locks, elects and runs STM transactions', async () => {
+    // etcd3's lock is a try-lock: a second acquire fails while the first holds it.
+    const held = await client.lock('the-lock').ttl(5).acquire();
+    await expect(client.lock('the-lock').acquire()).rejects.toThrow(/Failed to acquire a lock/);
+    await held.release();
+    const again = await client.lock('the-lock').acquire();
+    await again.release();
+
+    const election = client.election('leader');
+    const campaign = election.campaign('me');
+    await new Promise<void>((resolve, reject) => {
+      campaign.on('elected', () => resolve());
+      campaign.on('error', reject);
+    });
+    expect(await election.leader()).toBe('me');
+    await campaign.resign();
+
+    await client.put('acct/a').value('100');
+    await client.put('acct/b').value('0');
+    // etcd3's Isolation is a const enum (not importable here); 2 = RepeatableReads.
+    await client.stm({ isolation: 2 as never }).transact(async (tx) => {
+      const a = Number(await tx.get('acct/a').string());
+      const bal = Number(await tx.get('acct/b').string());
+      await tx.put('acct/a').value(String(a - 30));
+      await tx.put('acct/b').value(String(bal + 30));
+    });
+    expect(await client.getAll().prefix('acct/').strings()).toEqual({
+      'acct/a': '70',
+      'acct/b': '30',
+    });
+  });
+});
