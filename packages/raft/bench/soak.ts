@@ -1,6 +1,7 @@
 // Runs the deterministic simulation over many seeds: SEEDS=n (default
 // 100000) seeds starting at SEED_START (default 1), or one seed with SEED=n.
-// A progress bar goes to stderr; a failing seed prints its trace and exits 1.
+// A progress bar goes to stderr; a failing seed prints its trace (the last
+// TRACE_LINES lines, default 300) and exits 1.
 
 import { runSeed, SimulationFailure } from '../src/sim/sim.js';
 
@@ -30,7 +31,7 @@ function bar(done: number): void {
 for (let i = 0; i < seeds; i++) {
   const seed = first + i;
   try {
-    const s = runSeed(seed);
+    const s = runSeed(seed, { traceLines: Number(process.env.TRACE_LINES ?? 300) });
     committed += s.committed;
     reads += s.reads;
     leaders += s.leaders;

@@ -15,7 +15,9 @@ describe('simulation', () => {
     let committed = 0;
     for (let seed = first; seed < first + count; seed++) {
       try {
-        committed += runSeed(seed).committed;
+        committed += runSeed(seed, {
+          traceLines: Number(process.env.TRACE_LINES ?? 300),
+        }).committed;
       } catch (err) {
         if (err instanceof SimulationFailure) {
           console.error(err.report());
