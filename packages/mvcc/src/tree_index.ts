@@ -99,12 +99,9 @@ export class TreeIndex {
       return;
     }
     if (end !== '' && end <= key) return;
-    const pair: [string, KeyIndex] = ['', undefined as unknown as KeyIndex];
-    for (
-      let p = this.tree.getPairOrNextHigher(key, pair);
-      p !== undefined;
-      p = this.tree.nextHigherPair(p[0], pair)
-    ) {
+    // One descent, then a walk along the leaves (nextHigherPair would descend per key).
+    const pair: Array<string | KeyIndex> = [];
+    for (const p of this.tree.entries(key, pair)) {
       if (end !== '' && p[0] >= end) return;
       if (fn(p[1]) === false) return;
     }
