@@ -165,7 +165,7 @@ describe('permission checks against a brute-force reference (randomised)', () =>
       }
     }
     expect(checks).toBe(300 * 200 * 2);
-  });
+  }, 120_000);
 
   describe('through the store, across grants, revokes and role changes', () => {
     let tmp: TempBackend;
@@ -242,6 +242,6 @@ describe('permission checks against a brute-force reference (randomised)', () =>
           }
         }
       }
-    });
+    }, 120_000);
   });
 });

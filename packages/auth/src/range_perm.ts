@@ -97,6 +97,16 @@ export class IntervalSet {
     return end === null || key < end;
   }
 
+  /** `containsRange` with the end as bytes: one comparison, so not worth converting it. */
+  containsRangeBytes(key: string, end: Uint8Array | null): boolean {
+    const i = this.floor(key);
+    if (i < 0) return false;
+    const have = this.ends[i]!;
+    if (have === null) return true;
+    if (key >= have) return false;
+    return end !== null && compareBytesToLatin1(end, have) <= 0;
+  }
+
   /**
    * Whether every key in [key, end) is in the set (`end === null`: unbounded). As etcd's
    * interval tree does, a range whose end is not after its key asks for `key` alone.
@@ -166,5 +176,15 @@ export function isRangeOpPermitted(
   if (key.byteLength === 0) return false;
   const k = bytesToKey(key);
   if (rangeEnd === undefined || rangeEnd.byteLength === 0) return set.containsKey(k);
-  return set.containsRange(k, isOpenEnded(rangeEnd) ? null : bytesToKey(rangeEnd));
+  return set.containsRangeBytes(k, isOpenEnded(rangeEnd) ? null : rangeEnd);
+}
+
+/** Byte-order comparison of `bytes` with a latin1 string (one char per byte). */
+function compareBytesToLatin1(bytes: Uint8Array, s: string): number {
+  const n = Math.min(bytes.length, s.length);
+  for (let i = 0; i < n; i++) {
+    const d = bytes[i]! - s.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  return bytes.length - s.length;
 }

@@ -62,7 +62,7 @@ describe('LeaseQueue', () => {
       }
       expect(q.size).toBe(ref.size);
     }
-  });
+  }, 60_000);
 });
 
 describe('BoundedChannel', () => {

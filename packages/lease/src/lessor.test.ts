@@ -508,7 +508,7 @@ describe('checkpoints', () => {
     clock.advance(1_000);
     await le.tick();
     expect(sizes).toEqual([1000]);
-  });
+  }, 60_000);
 
   it('persists the remaining TTL across a restart (etcd TestLessorCheckpointPersistenceAfterRestart)', async () => {
     let le = newLessor();
