@@ -36,8 +36,12 @@ export interface LeaseApplier {
 
 /** How auth plugs into the apply layer: every Auth* request of InternalRaftRequest. */
 export interface AuthApplier {
-  /** Applies one auth request (the one field of `r` that is set); returns its response. */
-  apply(r: InternalRaftRequest): unknown | undefined;
+  /**
+   * Applies one auth request (the one field of `r` that is set) at raft index `index`;
+   * returns its response (a promise for Authenticate), undefined when `r` is not an
+   * auth request.
+   */
+  apply(r: InternalRaftRequest, index: number): unknown | undefined;
   /** Whether `r`'s user may run it (checked at apply time, as etcd's authApplierV3 does). */
   checkPermission?(r: InternalRaftRequest): void;
 }
@@ -69,10 +73,10 @@ function txnHasWrites(r: etcdserverpb.TxnRequest): boolean {
 export class Applier {
   constructor(private readonly d: ApplierDeps) {}
 
-  apply(r: InternalRaftRequest): ApplyResult {
+  apply(r: InternalRaftRequest, index = 0): ApplyResult {
     try {
       this.d.auth?.checkPermission?.(r);
-      return this.dispatch(r);
+      return this.dispatch(r, index);
     } catch (err) {
       return { err: err instanceof Error ? err : new Error(String(err)) };
     }
@@ -82,7 +86,7 @@ export class Applier {
     return this.d.alarms.has(AlarmType.NOSPACE);
   }
 
-  private dispatch(r: InternalRaftRequest): ApplyResult {
+  private dispatch(r: InternalRaftRequest, index: number): ApplyResult {
     const kv = this.d.kv;
     if (r.range !== undefined) return { resp: applyRange(kv.read(), r.range) };
     if (r.put !== undefined) {
@@ -125,7 +129,7 @@ export class Applier {
     }
     if (r.downgradeInfoSet !== undefined) return { resp: {} };
     if (this.d.auth !== undefined) {
-      const resp = this.d.auth.apply(r);
+      const resp = this.d.auth.apply(r, index);
       if (resp !== undefined) return { resp };
     }
     throw Errors.notCapable();

@@ -58,6 +58,12 @@ export interface ServerConfig {
   /** '0' disables; periodic: a duration ('1h', '30m') or hours as a number; revision: a count. */
   autoCompactionRetention: string;
   unsafeNoFsync: boolean;
+  /** etcd's --auth-token: 'simple' or 'jwt,pub-key=...,priv-key=...,sign-method=...'. */
+  authToken: string;
+  /** etcd's --auth-token-ttl in seconds (simple tokens). */
+  authTokenTtl: number;
+  /** etcd's --bcrypt-cost. */
+  bcryptCost: number;
   /** Backend batch commit interval (ms) and operation limit. */
   backendBatchInterval: number;
   backendBatchLimit: number;
@@ -87,6 +93,9 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     autoCompactionMode: 'periodic',
     autoCompactionRetention: '0',
     unsafeNoFsync: false,
+    authToken: 'simple',
+    authTokenTtl: 300,
+    bcryptCost: 10,
     backendBatchInterval: 100,
     backendBatchLimit: 10_000,
     logger: silentLogger,

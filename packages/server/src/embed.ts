@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import { etcdserverpb, healthpb } from '@etcd-ts/api';
-import { Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { authInfoFromCall, type CallIdentity } from './auth.js';
 import { GRPC_OVERHEAD_BYTES, type ServerConfig } from './config.js';
-import { EtcdServerError } from './errors.js';
+import { authService } from './grpc/auth.js';
 import { clusterService } from './grpc/cluster.js';
 import { healthService } from './grpc/health.js';
 import { kvService } from './grpc/kv.js';
 import { leaseService } from './grpc/lease.js';
 import { maintenanceService } from './grpc/maintenance.js';
-import { unary } from './grpc/util.js';
 import { watchService } from './grpc/watch.js';
 import { idToHex } from './ids.js';
 import { EtcdServer, type ServerPlugins } from './server.js';
@@ -41,22 +41,18 @@ export interface Etcd {
   close(): Promise<void>;
 }
 
-function notCapable(name: string) {
-  return unary(() => {
-    throw new EtcdServerError(
-      `etcdserver: ${name} is not available in this build`,
-      Status.UNIMPLEMENTED,
-    );
-  });
-}
-
-function unimplementedService(
-  definition: Record<string, unknown>,
-  name: string,
-): Record<string, unknown> {
-  const impl: Record<string, unknown> = {};
-  for (const k of Object.keys(definition)) impl[k] = notCapable(name);
-  return impl;
+/** Read permission on every key a read-only txn touches (etcd's checkTxnAuth). */
+function checkReadOnlyTxn(
+  store: EtcdServer['authStore'],
+  ai: Awaited<ReturnType<typeof authInfoFromCall>>,
+  t: etcdserverpb.TxnRequest,
+): void {
+  for (const c of t.compare) store.isRangePermitted(ai, c.key, c.rangeEnd);
+  for (const op of [...t.success, ...t.failure]) {
+    if (op.requestRange !== undefined)
+      store.isRangePermitted(ai, op.requestRange.key, op.requestRange.rangeEnd);
+    if (op.requestTxn !== undefined) checkReadOnlyTxn(store, ai, op.requestTxn);
+  }
 }
 
 /** The grpc-js server options etcd's limits translate to. */
@@ -106,19 +102,40 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
       );
   const server = await EtcdServer.start(cfg, plugins);
   const grpc = new Server(grpcServerOptions(cfg));
-  grpc.addService(etcdserverpb.KVService, kvService(server));
-  grpc.addService(etcdserverpb.WatchService, watchService(server));
-  grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server));
+  const store = server.authStore;
+  const userOf = async (call: CallIdentity) => {
+    const ai = await authInfoFromCall(store, call);
+    return ai === undefined ? undefined : { username: ai.username, authRevision: ai.revision };
+  };
+  grpc.addService(
+    etcdserverpb.KVService,
+    kvService(server, async (call, req) => {
+      const ai = await authInfoFromCall(store, call);
+      // Reads are served here, not applied: check them now (writes are checked as applied).
+      if (req.range !== undefined) store.isRangePermitted(ai, req.range.key, req.range.rangeEnd);
+      if (req.txn !== undefined) checkReadOnlyTxn(store, ai, req.txn);
+      return ai === undefined ? undefined : { username: ai.username, authRevision: ai.revision };
+    }),
+  );
+  grpc.addService(
+    etcdserverpb.WatchService,
+    watchService(server, async (call, key, rangeEnd) => {
+      const ai = await authInfoFromCall(store, call);
+      store.isRangePermitted(ai, key, rangeEnd);
+    }),
+  );
+  grpc.addService(
+    etcdserverpb.MaintenanceService,
+    maintenanceService(server, {
+      requireRoot: async (metadata) =>
+        store.isAdminPermitted(await authInfoFromCall(store, { metadata })),
+    }),
+  );
+  grpc.addService(etcdserverpb.AuthService, authService(server));
   grpc.addService(etcdserverpb.ClusterService, clusterService(server));
   grpc.addService(healthpb.HealthService, healthService(server));
-  grpc.addService(etcdserverpb.LeaseService, leaseService(server));
+  grpc.addService(etcdserverpb.LeaseService, leaseService(server, userOf));
   const extra = plugins.services?.(server) ?? [];
-  const names = new Set(extra.map((e) => JSON.stringify(Object.keys(e.definition))));
-  if (!names.has(JSON.stringify(Object.keys(etcdserverpb.AuthService))))
-    grpc.addService(
-      etcdserverpb.AuthService,
-      unimplementedService(etcdserverpb.AuthService, 'auth service') as never,
-    );
   for (const e of extra) grpc.addService(e.definition as never, e.implementation as never);
 
   const clientAddresses: string[] = [];

@@ -4,6 +4,7 @@
  */
 export { AlarmStore, alarmString } from './alarms.js';
 export type { ApplyResult, AuthApplier, LeaseApplier } from './apply.js';
+export { authApplier, authInfoFromCall, type CallIdentity, rootHeader } from './auth.js';
 export {
   AutoCompactor,
   type Compactable,
@@ -20,6 +21,7 @@ export {
   startEtcd,
 } from './embed.js';
 export { Errors, EtcdServerError, toGrpcError } from './errors.js';
+export { authService } from './grpc/auth.js';
 export { clusterService } from './grpc/cluster.js';
 export { healthService } from './grpc/health.js';
 export { type KVAuthorizer, kvService } from './grpc/kv.js';

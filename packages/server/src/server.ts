@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
+import { AuthStore, newTokenProvider } from '@etcd-ts/auth';
 import { Backend, BackendQuota, costPut, LEASE_OVERHEAD_BYTES } from '@etcd-ts/backend';
 import { Lessor, minLeaseTTL } from '@etcd-ts/lease';
 import { WatchableStore } from '@etcd-ts/mvcc';
@@ -33,6 +34,7 @@ import {
 } from '@etcd-ts/wal';
 import { AlarmStore } from './alarms.js';
 import { Applier, type ApplyResult, type AuthApplier, type LeaseApplier } from './apply.js';
+import { authApplier, rootHeader } from './auth.js';
 import { AutoCompactor, parseRetention } from './compactor.js';
 import {
   CLUSTER_VERSION,
@@ -109,6 +111,7 @@ export class EtcdServer {
   readonly alarms: AlarmStore;
   readonly quota: BackendQuota;
   readonly lessor: Lessor;
+  readonly authStore: AuthStore;
   private stopLessor: (() => void) | undefined;
   readonly requestTimeout: number;
   private readonly applier: Applier;
@@ -152,6 +155,7 @@ export class EtcdServer {
     backend: Backend;
     kv: WatchableStore;
     lessor: Lessor;
+    authStore: AuthStore;
     alarms: AlarmStore;
     rn: RawNode;
     storage: MemoryStorage;
@@ -171,6 +175,7 @@ export class EtcdServer {
     this.backend = init.backend;
     this.kv = init.kv;
     this.lessor = init.lessor;
+    this.authStore = init.authStore;
     this.alarms = init.alarms;
     this.rn = init.rn;
     this.storage = init.storage;
@@ -190,7 +195,7 @@ export class EtcdServer {
       alarms: init.alarms,
       cluster: init.cluster,
       lessor: init.plugins.lessor ?? leaseApplier(init.lessor, init.kv),
-      auth: init.plugins.auth,
+      auth: init.plugins.auth ?? authApplier(init.authStore, init.lessor),
       onAlarm: (m, active) =>
         this.lg.warn(
           {
@@ -253,6 +258,19 @@ export class EtcdServer {
     const kv = new WatchableStore(backend, { logger: lg, lessor });
     lessor.setRangeDeleter(() => kv.write());
     const alarms = new AlarmStore(backend);
+    // Simple tokens carry the raft index of their Authenticate entry; a request presenting
+    // one waits until this member has applied that far.
+    let waitApplied: (index: number) => Promise<void> = async () => {};
+    const authStore = new AuthStore({
+      backend,
+      tokenProvider: newTokenProvider(cfg.authToken, {
+        simpleTokenTtlMs: cfg.authTokenTtl * 1000,
+        indexWaiter: (index) => waitApplied(index),
+        logger: lg,
+      }),
+      bcryptCost: cfg.bcryptCost,
+      logger: lg,
+    });
     const snapshotter = new Snapshotter(snapDir);
     const storage = new MemoryStorage();
     const walOpts = { unsafeNoFsync: cfg.unsafeNoFsync };
@@ -375,6 +393,7 @@ export class EtcdServer {
       backend,
       kv,
       lessor,
+      authStore,
       alarms,
       rn,
       storage,
@@ -387,6 +406,7 @@ export class EtcdServer {
       appliedIndex,
       appliedTerm,
     });
+    waitApplied = (index) => s.waitApplied(index);
     s.run(electionTick);
     return s;
   }
@@ -418,7 +438,10 @@ export class EtcdServer {
       if (this.stopping) return;
       for (const l of batch) {
         if (!this.isLeader()) break;
-        this.raftRequest({ leaseRevoke: { ID: l.id } }).then(
+        this.raftRequest({
+          leaseRevoke: { ID: l.id },
+          header: { ID: 0n, ...rootHeader(this.authStore) },
+        }).then(
           () => this.lg.debug({ 'lease-id': l.id.toString(16) }, 'revoked expired lease'),
           (err) => {
             if (!this.stopping)
@@ -545,7 +568,7 @@ export class EtcdServer {
         if (e.data.length > 0) {
           const r = etcdserverpb.InternalRaftRequest.decode(e.data);
           const id = r.ID !== 0n ? r.ID : (r.header?.ID ?? 0n);
-          const result = this.applier.apply(r);
+          const result = this.applier.apply(r, e.index);
           if (result.err !== undefined && !(result.err instanceof EtcdServerError))
             this.lg.debug({ err: result.err.message }, 'apply request failed');
           this.wait.trigger(id, result);
@@ -742,7 +765,10 @@ export class EtcdServer {
         rev: () => this.kv.rev(),
         isLeader: () => this.isLeader(),
         compact: async (rev) => {
-          await this.raftRequest({ compaction: { revision: rev, physical: false } });
+          await this.raftRequest({
+            compaction: { revision: rev, physical: false },
+            header: { ID: 0n, ...rootHeader(this.authStore) },
+          });
         },
       },
       this.lg,
@@ -971,6 +997,26 @@ export class EtcdServer {
   onLeaderChange(l: () => void): () => void {
     this.leaderListeners.add(l);
     return () => this.leaderListeners.delete(l);
+  }
+
+  /**
+   * Authenticate (etcd's EtcdServer.Authenticate): the password is checked here, before
+   * proposing, so it never reaches the WAL; the token is issued when the entry applies.
+   * A password checked against an auth revision that moved meanwhile is checked again.
+   */
+  async authenticate(name: string, password: string): Promise<etcdserverpb.AuthenticateResponse> {
+    for (;;) {
+      const checked = await this.authStore.checkPassword(name, password);
+      const simpleToken = this.authStore.genTokenPrefix();
+      const resp = (await this.raftRequest({
+        authenticate: { name, password: '', simpleToken },
+      })) as Promise<etcdserverpb.AuthenticateResponse>;
+      const out = await resp;
+      if (checked === this.authStore.revision) {
+        this.lg.debug({ 'user-name': name }, 'authenticated a user');
+        return { ...out, header: this.header() };
+      }
+    }
   }
 
   /** Transfers leadership (etcd's MoveLeader); on one member only to itself. */

@@ -1,6 +1,7 @@
 import type { etcdserverpb } from '@etcd-ts/api';
 import { LeaseNotFoundError } from '@etcd-ts/lease';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { CallIdentity } from '../auth.js';
 import { Errors, toGrpcError } from '../errors.js';
 import type { EtcdServer } from '../server.js';
 import { unary } from './util.js';
@@ -10,7 +11,10 @@ import { unary } from './util.js';
  * client sends 0), keep-alives answered by the leader's lessor after it has applied what
  * was committed, time-to-live and the lease list from the local lessor.
  */
-export function leaseService(s: EtcdServer): etcdserverpb.LeaseServer {
+export function leaseService(
+  s: EtcdServer,
+  userOf?: (call: CallIdentity) => Promise<{ username: string; authRevision: number } | undefined>,
+): etcdserverpb.LeaseServer {
   return {
     leaseGrant: unary(async (req) => {
       const r = { ...req, ID: req.ID === 0n ? s.nextLeaseId() : req.ID };
@@ -19,8 +23,12 @@ export function leaseService(s: EtcdServer): etcdserverpb.LeaseServer {
       resp.header = s.fillHeader(resp.header);
       return resp;
     }),
-    leaseRevoke: unary(async (req) => {
-      const resp = (await s.raftRequest({ leaseRevoke: req })) as etcdserverpb.LeaseRevokeResponse;
+    leaseRevoke: unary(async (req, call) => {
+      const user = await userOf?.(call);
+      const resp = (await s.raftRequest({
+        leaseRevoke: req,
+        header: user && { ID: 0n, ...user },
+      })) as etcdserverpb.LeaseRevokeResponse;
       resp.header = s.fillHeader(resp.header);
       return resp;
     }),
