@@ -7,7 +7,7 @@ import {
   ErrFutureRev,
   ErrKeyNotFound,
   ErrLeaseNotFound,
-  type EtcdError,
+  EtcdError,
   op,
 } from '../src/index.js';
 import { type Fixture, haveEtcd, startFixture, text } from './etcd.js';
@@ -145,6 +145,18 @@ describe.skipIf(!haveEtcd)('KV against a real etcd', () => {
       .if(compare.version('t/', '>', 0, { prefix: true }))
       .commit();
     expect(prefixCmp.succeeded).toBe(true);
+  });
+
+  it('refuses requests above maxCallSendMsgSize before sending them', async () => {
+    const small = f.newClient({ maxCallSendMsgSize: 1024 });
+    const err = await small.put('big', 'x'.repeat(4096)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EtcdError);
+    expect((err as EtcdError).code).toBe(8);
+    expect((await f.client.get('big')).count).toBe(0);
+    const tiny = f.newClient({ maxCallRecvMsgSize: 64 });
+    await f.client.put('sizable', 'y'.repeat(512));
+    const recv = await tiny.get('sizable').catch((e: unknown) => e);
+    expect((recv as EtcdError).code).toBe(8);
   });
 
   it('compacts physically and then refuses compacted revisions', async () => {
