@@ -134,3 +134,54 @@ describe('MemoryStorage', () => {
     ).toThrow(ErrSnapOutOfDate);
   });
 });
+
+describe('MemoryStorage chunks', () => {
+  it('agrees with a plain array model under random appends, truncations and compactions', () => {
+    let seed = 99;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 50; round++) {
+      const s = new MemoryStorage();
+      let model: Entry[] = []; // entries after the compaction point
+      let snapIndex = 0;
+      let term = 1;
+      const given: [Entry[], Entry[]][] = [];
+      for (let step = 0; step < 200; step++) {
+        const last = snapIndex + model.length;
+        const op = rnd(10);
+        if (op < 7) {
+          // Append a batch, possibly overwriting a suffix.
+          const at = Math.max(snapIndex + 1, last + 1 - rnd(Math.min(model.length, 10) + 1));
+          if (rnd(3) === 0) term++;
+          const n = rnd(3) === 0 ? 65 + rnd(100) : 1 + rnd(8);
+          const batch = Array.from({ length: n }, (_, k) => e(at + k, term));
+          const handed = batch.slice();
+          s.append(batch);
+          model = model.slice(0, at - snapIndex - 1).concat(handed);
+          given.push([batch, handed]);
+        } else if (op < 9 && model.length > 0) {
+          const c = snapIndex + 1 + rnd(model.length);
+          s.compact(c);
+          model = model.slice(c - snapIndex);
+          snapIndex = c;
+        } else if (model.length > 0) {
+          const lo = snapIndex + 1 + rnd(model.length);
+          const hi = lo + rnd(snapIndex + model.length + 1 - lo) + 1;
+          expect(s.entries(lo, hi, NO_LIMIT)).toEqual(
+            model.slice(lo - snapIndex - 1, hi - snapIndex - 1),
+          );
+        }
+        expect(s.firstIndex()).toBe(snapIndex + 1);
+        expect(s.lastIndex()).toBe(snapIndex + model.length);
+        if (model.length > 0) {
+          const i = snapIndex + 1 + rnd(model.length);
+          expect(s.term(i)).toBe(model[i - snapIndex - 1]!.term);
+        }
+      }
+      // The arrays given to append were never modified by storage.
+      for (const [batch, copy] of given) expect(batch).toEqual(copy);
+    }
+  });
+});
