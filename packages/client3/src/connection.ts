@@ -122,6 +122,8 @@ const MAX_REAUTH = 2;
 
 /** The metadata key etcd reads the auth token from (what clientv3 sends). */
 export const TOKEN_METADATA_KEY = 'token';
+/** The metadata key (value "true") asking a member to serve a stream only while it has a leader. */
+export const REQUIRE_LEADER_METADATA_KEY = 'hasleader';
 
 interface Endpoint {
   /** As the user gave it. */
@@ -450,11 +452,19 @@ export class Connection {
    */
   async bidi<Req, Res>(
     method: MethodDefinition<Req, Res>,
-    options: { endpoint?: string; signal?: AbortSignal; timeout?: number } = {},
+    options: {
+      endpoint?: string;
+      signal?: AbortSignal;
+      timeout?: number;
+      requireLeader?: boolean;
+    } = {},
   ): Promise<ClientDuplexStream<Req, Res>> {
     const deadline = Date.now() + (options.timeout ?? this.dialTimeout);
     const endpoint = await this.pick(deadline, options.endpoint, options.signal);
     const metadata = await this.metadata(deadline, options.signal);
+    // clientv3's WithRequireLeader: the member ends the stream when it loses its leader,
+    // so the stream moves to a member that still has one instead of going quiet.
+    if (options.requireLeader === true) metadata.set(REQUIRE_LEADER_METADATA_KEY, 'true');
     this.assertOpen();
     const stream = endpoint.grpc.makeBidiStreamRequest(
       method.path,

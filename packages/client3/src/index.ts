@@ -27,6 +27,7 @@ export {
   type KeepAliveOptions,
   MAX_CALL_ATTEMPTS,
   parseEndpoint,
+  REQUIRE_LEADER_METADATA_KEY,
   type TLSOptions,
   TOKEN_METADATA_KEY,
 } from './connection.js';

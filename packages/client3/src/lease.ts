@@ -229,7 +229,9 @@ export class KeepAliveLoop {
   private async open(): Promise<void> {
     this.opening = true;
     try {
-      const stream = await this.conn.bidi(etcdserverpb.LeaseService.leaseKeepAlive);
+      const stream = await this.conn.bidi(etcdserverpb.LeaseService.leaseKeepAlive, {
+        requireLeader: true,
+      });
       this.opening = false;
       if (this.closed || this.leases.size === 0) {
         stream.on('error', () => {});

@@ -287,7 +287,7 @@ export class WatchStream {
     this.opening = true;
     let stream: ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>;
     try {
-      stream = await this.conn.bidi(etcdserverpb.WatchService.watch);
+      stream = await this.conn.bidi(etcdserverpb.WatchService.watch, { requireLeader: true });
     } catch (err) {
       this.opening = false;
       this.onStreamFailure(err);
