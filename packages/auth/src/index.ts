@@ -25,6 +25,7 @@ export {
   BCRYPT_MAX_PASSWORD_BYTES,
   BCRYPT_MIN_COST,
   hashPassword,
+  MAX_TXN_NESTING,
   ROOT_ROLE,
   ROOT_USER,
 } from './store.js';
