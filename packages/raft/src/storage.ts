@@ -9,7 +9,6 @@ import {
   type ConfState,
   type Entry,
   type HardState,
-  newEntry,
   newHardState,
   newSnapshot,
   type Snapshot,
