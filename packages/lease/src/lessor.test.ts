@@ -157,6 +157,11 @@ describe('grant', () => {
 
   it('a follower grants leases that never expire until it is promoted', () => {
     const le = newLessor();
+    le.grant(9n, 10);
+    le.grant(3n, 10);
+    expect(le.leases().map((x) => x.id)).toEqual([3n, 9n]); // all FOREVER: by id
+    le.revoke(9n);
+    le.revoke(3n);
     const l = le.grant(1n, 10);
     expect(l.expiry).toBe(FOREVER);
     expect(le.timeToLive(1n).TTL).toBe(FOREVER_TTL_SECONDS);

@@ -320,7 +320,18 @@ export class Lessor {
 
   /** Every lease, soonest expiry first. */
   leases(): Lease[] {
-    return [...this.leaseMap.values()].sort((a, b) => a._expiry - b._expiry);
+    // Ties (every lease of a follower is FOREVER) fall back to the id, so the order is stable.
+    return [...this.leaseMap.values()].sort((a, b) =>
+      a._expiry !== b._expiry
+        ? a._expiry < b._expiry
+          ? -1
+          : 1
+        : a.id < b.id
+          ? -1
+          : a.id > b.id
+            ? 1
+            : 0,
+    );
   }
 
   /** The lease's remaining time and, when `keys`, its keys (etcd's LeaseTimeToLive). */
