@@ -298,15 +298,14 @@ export class RaftLog {
         }
         throw err;
       }
-      // The size limit cut the stored part short: the unstable part is not needed.
-      if (stored.length < shi - lo) return stored;
+      // The stored part is already within maxSize; if the limit cut it short,
+      // or nothing unstable is asked for, it is the answer.
+      if (stored.length < shi - lo || hi <= off) return stored;
       ents = stored;
     }
-    if (hi > off) {
-      const unstable = this.unstable.slice(Math.max(lo, off), hi);
-      ents = ents === undefined || ents.length === 0 ? unstable : ents.concat(unstable);
-    }
-    return limitSize(ents ?? [], maxSize);
+    const unstable = this.unstable.slice(Math.max(lo, off), hi);
+    if (ents === undefined || ents.length === 0) return limitSize(unstable, maxSize);
+    return limitSize(ents.concat(unstable), maxSize);
   }
 
   private mustCheckOutOfBounds(lo: number, hi: number): void {
