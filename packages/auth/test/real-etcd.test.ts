@@ -1,0 +1,200 @@
+// Interop with Debian's etcd 3.4: its JWT tokens verify with our provider and ours are
+// accepted by it (same key files, same --auth-token flag), and its auth errors carry the
+// messages our error classes carry.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { authpb, etcdserverpb } from '@etcd-ts/api';
+import { type EtcdProcess, realEtcdAvailable, startEtcd } from '@etcd-ts/testing';
+import { type CallOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AuthFailedError,
+  InvalidAuthTokenError,
+  newTokenProvider,
+  PermissionDeniedError,
+  RoleNotFoundError,
+  RootUserNotExistError,
+  UserAlreadyExistError,
+  UserNotFoundError,
+} from '../src/index.js';
+
+function unary<Req, Res>(
+  call: (
+    req: Req,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    cb: (err: ServiceError | null, res: Res) => void,
+  ) => unknown,
+  req: Req,
+  token?: string,
+): Promise<Res> {
+  const md = new Metadata();
+  if (token !== undefined) md.set('token', token);
+  return new Promise((resolve, reject) => {
+    call(req, md, {}, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe.runIf(realEtcdAvailable())('auth against etcd 3.4', () => {
+  let etcd: EtcdProcess;
+  let keyDir: string;
+  let flag: string;
+  let auth: etcdserverpb.AuthClient;
+  let kv: etcdserverpb.KVClient;
+
+  beforeAll(async () => {
+    keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-interop-'));
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const priv = path.join(keyDir, 'jwt.key');
+    const pub = path.join(keyDir, 'jwt.pub');
+    fs.writeFileSync(priv, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    fs.writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+    flag = `jwt,pub-key=${pub},priv-key=${priv},sign-method=RS256,ttl=10m`;
+    etcd = await startEtcd({ name: 'auth-interop', args: ['--auth-token', flag] });
+    const creds = credentials.createInsecure();
+    auth = new etcdserverpb.AuthClient(etcd.endpoint, creds);
+    kv = new etcdserverpb.KVClient(etcd.endpoint, creds);
+  }, 30_000);
+
+  afterAll(async () => {
+    auth?.close();
+    kv?.close();
+    await etcd?.stop();
+    if (keyDir) fs.rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  it('answers the same error messages as our error classes', async () => {
+    const enable = await errorOf(
+      unary(auth.authEnable.bind(auth), etcdserverpb.AuthEnableRequest.create()),
+    );
+    expect(enable.details).toBe(new RootUserNotExistError().message);
+    expect(enable.code).toBe(new RootUserNotExistError().grpcCode);
+
+    const add = (name: string) =>
+      unary(
+        auth.userAdd.bind(auth),
+        etcdserverpb.AuthUserAddRequest.fromPartial({ name, password: `${name}pw` }),
+      );
+    await add('root');
+    await add('alice');
+    const dup = await errorOf(add('alice'));
+    expect(dup.details).toBe(new UserAlreadyExistError().message);
+    expect(dup.code).toBe(new UserAlreadyExistError().grpcCode);
+
+    const noRole = await errorOf(
+      unary(
+        auth.userGrantRole.bind(auth),
+        etcdserverpb.AuthUserGrantRoleRequest.fromPartial({ user: 'alice', role: 'nope' }),
+      ),
+    );
+    expect(noRole.details).toBe(new RoleNotFoundError().message);
+    const noUser = await errorOf(
+      unary(
+        auth.userGet.bind(auth),
+        etcdserverpb.AuthUserGetRequest.fromPartial({ name: 'nobody' }),
+      ),
+    );
+    expect(noUser.details).toBe(new UserNotFoundError().message);
+    expect(noUser.code).toBe(new UserNotFoundError().grpcCode);
+  });
+
+  it("verifies etcd's JWTs and has ours accepted by etcd", async () => {
+    await unary(
+      auth.userGrantRole.bind(auth),
+      etcdserverpb.AuthUserGrantRoleRequest.fromPartial({ user: 'root', role: 'root' }),
+    );
+    await unary(
+      auth.roleAdd.bind(auth),
+      etcdserverpb.AuthRoleAddRequest.fromPartial({ name: 'reader' }),
+    );
+    await unary(
+      auth.roleGrantPermission.bind(auth),
+      etcdserverpb.AuthRoleGrantPermissionRequest.fromPartial({
+        name: 'reader',
+        perm: {
+          permType: authpb.Permission_Type.READ,
+          key: Buffer.from('pub/'),
+          rangeEnd: Buffer.from('pub0'),
+        },
+      }),
+    );
+    await unary(
+      auth.userGrantRole.bind(auth),
+      etcdserverpb.AuthUserGrantRoleRequest.fromPartial({ user: 'alice', role: 'reader' }),
+    );
+    await unary(auth.authEnable.bind(auth), etcdserverpb.AuthEnableRequest.create());
+
+    const ours = newTokenProvider(flag);
+    const { token: theirs } = await unary(
+      auth.authenticate.bind(auth),
+      etcdserverpb.AuthenticateRequest.fromPartial({ name: 'root', password: 'rootpw' }),
+    );
+    const info = await ours.info(theirs, 0);
+    expect(info?.username).toBe('root');
+    expect(info!.revision).toBeGreaterThan(0);
+
+    const wrong = await errorOf(
+      unary(
+        auth.authenticate.bind(auth),
+        etcdserverpb.AuthenticateRequest.fromPartial({ name: 'root', password: 'bad' }),
+      ),
+    );
+    expect(wrong.details).toBe(new AuthFailedError().message);
+    expect(wrong.code).toBe(new AuthFailedError().grpcCode);
+
+    // A token we sign, with etcd's current auth revision, works against etcd.
+    const mine = await ours.assign('root', info!.revision, { index: 0, simpleTokenPrefix: '' });
+    const put = etcdserverpb.PutRequest.fromPartial({
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+    });
+    const res = await unary(kv.put.bind(kv), put, mine);
+    expect(res.header?.revision).toBeGreaterThan(1);
+
+    // Alice may read pub/ only: etcd says what we say.
+    const aliceInfo = await ours.info(
+      (
+        await unary(
+          auth.authenticate.bind(auth),
+          etcdserverpb.AuthenticateRequest.fromPartial({ name: 'alice', password: 'alicepw' }),
+        )
+      ).token,
+      0,
+    );
+    const aliceToken = await ours.assign('alice', aliceInfo!.revision, {
+      index: 0,
+      simpleTokenPrefix: '',
+    });
+    const denied = await errorOf(unary(kv.put.bind(kv), put, aliceToken));
+    expect(denied.details).toBe(new PermissionDeniedError().message);
+    expect(denied.code).toBe(new PermissionDeniedError().grpcCode);
+
+    // A token signed with another key is refused with our message.
+    const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const forged = await newTokenProviderFromKey(other).assign('root', info!.revision, {
+      index: 0,
+      simpleTokenPrefix: '',
+    });
+    const bad = await errorOf(unary(kv.put.bind(kv), put, forged));
+    expect(bad.details).toBe(new InvalidAuthTokenError().message);
+    expect(bad.code).toBe(new InvalidAuthTokenError().grpcCode);
+  }, 30_000);
+
+  function newTokenProviderFromKey(key: crypto.KeyObject) {
+    const file = path.join(keyDir, 'other.key');
+    fs.writeFileSync(file, key.export({ type: 'pkcs8', format: 'pem' }));
+    return newTokenProvider(`jwt,priv-key=${file},sign-method=RS256`);
+  }
+});
