@@ -398,11 +398,11 @@ export class Backend implements BatchTx {
     let crc = 0;
     for (const name of this.bucketNames()) {
       crc = crc32c(Buffer.from(name), crc);
-      const db = this.db(name, false)!;
-      for (const { key, value } of db.getRange({})) {
-        if (skip.size > 0 && skip.has(`${name}\u0000${toBinaryString(key)}`)) continue;
-        crc = crc32c(value, crc32c(key, crc));
-      }
+      this.forEach(name, (key, value) => {
+        if (skip.size > 0 && skip.has(`${name}\u0000${toBinaryString(key)}`)) return true;
+        crc = crc32c(asBuffer(value), crc32c(key, crc));
+        return true;
+      });
     }
     return crc >>> 0;
   }
