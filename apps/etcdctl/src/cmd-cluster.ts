@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ErrPermissionDenied } from '@etcd-ts/client3';
+import { BoltDB, readAll, writeBolt } from './bbolt.js';
 import { type CommandSpec, group, leaf, parseInt64 } from './command.js';
 import type { Context } from './context.js';
 import { errorText } from './context.js';
@@ -41,6 +45,33 @@ async function endpointsOf(ctx: Context, cluster: boolean): Promise<string[]> {
       ),
     );
   return resp.members.flatMap((m) => m.clientURLs);
+}
+
+/**
+ * Offline defragmentation of a member's backend (defrag --data-dir): the db is copied
+ * into a fresh, compact bbolt file that replaces it. bbolt holds an exclusive flock on
+ * an open db, so this waits (like etcdctl) until no etcd has it open.
+ */
+async function defragDataDir(ctx: Context, dataDir: string): Promise<void> {
+  const dbPath = join(dataDir, 'member', 'snap', 'db');
+  const db = await readFile(dbPath);
+  const locked = (wait: boolean) =>
+    new Promise<boolean>((resolve) => {
+      const p = spawn('flock', [wait ? '-x' : '-xn', dbPath, 'true'], { stdio: 'ignore' });
+      p.on('error', () => resolve(false));
+      p.on('exit', (code) => resolve(code !== 0));
+    });
+  if (await locked(false)) {
+    ctx.io.err(
+      `waiting for etcd to close and release its lock on ${goQuote(dbPath)}. To defrag a running etcd instance, omit --data-dir.\n`,
+    );
+    await locked(true);
+  }
+  const source = new BoltDB(db);
+  const compacted = writeBolt(readAll(source), source.meta.pageSize);
+  const tmp = `${dbPath}.defrag`;
+  await writeFile(tmp, compacted, { mode: 0o600 });
+  await rename(tmp, dbPath);
 }
 
 const clusterFlag = (c: import('commander').Command) =>
@@ -225,10 +256,13 @@ export const clusterCommands: CommandSpec[] = [
       ),
     async (ctx, _args, o) => {
       if (o.dataDir !== undefined) {
-        ctx.io.err(
-          `Failed to defragment etcd data[${String(o.dataDir)}] (offline defragmentation of a bbolt data dir is not supported by this etcdctl)\n`,
-        );
-        throw new CliError(ExitCode.Error, '', true);
+        try {
+          await defragDataDir(ctx, String(o.dataDir));
+        } catch (err) {
+          ctx.io.err(`Failed to defragment etcd data[${String(o.dataDir)}] (${errorText(err)})\n`);
+          throw new CliError(ExitCode.Error, '', true);
+        }
+        return;
       }
       const eps = await endpointsOf(ctx, o.cluster === true);
       const c = ctx.newClient(eps);

@@ -354,6 +354,12 @@ export async function main(argv: string[], io: Output = processOutput): Promise<
   // Node warns (on stderr) about TLS server names that are IP addresses, which is how
   // endpoints are usually given; etcdctl's stderr carries only its own messages.
   process.noDeprecation = true;
+  // A reader that goes away (`etcdctl get --prefix | head -1`) ends etcdctl quietly, as
+  // SIGPIPE ends the Go one.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.Success);
+    throw err;
+  });
   let ctx: Context | undefined;
   let code: number = ExitCode.Success;
   try {
