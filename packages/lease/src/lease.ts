@@ -39,8 +39,6 @@ export class Lease {
   readonly _expiryItem: QueueItem<Lease> = queueItem<Lease>(this);
   /** @internal This lease's entry in the lessor's checkpoint queue, once scheduled. */
   _checkpointItem: QueueItem<Lease> | undefined;
-  private revokedSignal: { promise: Promise<void>; resolve: () => void } | undefined;
-  private isRevoked = false;
   private readonly clock: Clock;
 
   /** @internal */
@@ -116,24 +114,5 @@ export class Lease {
   /** @internal */
   _forever(): void {
     this._expiry = FOREVER;
-  }
-
-  /** @internal Resolves once the lease is revoked (or dropped by a recover). */
-  _whenRevoked(): Promise<void> {
-    if (this.isRevoked) return Promise.resolve();
-    if (this.revokedSignal === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      this.revokedSignal = { promise, resolve };
-    }
-    return this.revokedSignal.promise;
-  }
-
-  /** @internal */
-  _markRevoked(): void {
-    this.isRevoked = true;
-    this.revokedSignal?.resolve();
   }
 }

@@ -294,6 +294,26 @@ describe('renew', () => {
   });
 });
 
+describe('renew waiters', () => {
+  it('a stop or a recover ends renews waiting on expired leases', async () => {
+    const le = newLessor();
+    le.grant(1n, 1);
+    le.grant(2n, 1);
+    le.promote(0);
+    clock.advance(2_000);
+    const r1 = le.renew(1n);
+    const r2 = le.renew(1n);
+    le.recover(backend); // the leases are reloaded: the old ones are gone
+    await expect(r1).rejects.toThrow(LeaseNotFoundError);
+    await expect(r2).rejects.toThrow(LeaseNotFoundError);
+    clock.advance(2_000);
+    const r3 = le.renew(2n);
+    le.stop();
+    await expect(r3).rejects.toThrow(NotPrimaryError);
+    await expect(le.renew(2n)).rejects.toThrow(NotPrimaryError);
+  });
+});
+
 describe('expiry', () => {
   it('only the primary hands out expired leases; it does not revoke them itself', async () => {
     const le = newLessor();

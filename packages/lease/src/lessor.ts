@@ -131,18 +131,8 @@ function assertLeaseId(id: bigint): void {
   }
 }
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
+/** How a renew that waited on an expired lease ends. */
+type RenewOutcome = 'revoked' | 'demoted';
 
 /**
  * etcd's lessor. Every member keeps every lease (grants, revokes and checkpoints arrive
@@ -169,9 +159,12 @@ export class Lessor {
   private readonly expiredNotifier = new LeaseQueue<Lease>();
   private readonly checkpointQueue = new LeaseQueue<Lease>();
   private readonly expiredC = new BoundedChannel<Lease[]>(EXPIRED_LEASES_CHANNEL_CAPACITY);
-  /** Set while primary; resolved (and cleared) on demotion, so waiting renews give up. */
-  private demoteSignal: Deferred | undefined;
-  private readonly stopSignal = deferred();
+  private primary = false;
+  /**
+   * Renews waiting on an expired lease, by lease: each ends when its lease is revoked or
+   * this lessor is demoted or stopped. Bounded by the renews in flight.
+   */
+  private readonly renewWaiters = new Map<Lease, Array<(o: RenewOutcome) => void>>();
   private stopped = false;
   private revokeTokens: number;
   private lastRefill: number;
@@ -207,7 +200,7 @@ export class Lessor {
 
   /** Whether this lessor counts leases down (its member is the raft leader). */
   get isPrimary(): boolean {
-    return this.demoteSignal !== undefined;
+    return this.primary;
   }
 
   get size(): number {
@@ -263,7 +256,7 @@ export class Lessor {
     } finally {
       txn?.end();
     }
-    l._markRevoked();
+    this.wakeRenews(l, 'revoked');
   }
 
   /**
@@ -284,17 +277,16 @@ export class Lessor {
    * through consensus is not revived: the renew waits for the outcome.
    */
   async renew(id: bigint): Promise<number> {
-    const demote = this.demoteSignal;
-    if (demote === undefined) throw new NotPrimaryError();
+    if (!this.primary || this.stopped) throw new NotPrimaryError();
     const l = this.leaseMap.get(id);
     if (l === undefined) throw new LeaseNotFoundError();
     const clearRemainingTTL = this.checkpointer !== undefined && l._remainingTTL > 0;
     if (l.expired()) {
-      const outcome = await Promise.race([
-        l._whenRevoked().then(() => 'revoked' as const),
-        demote.promise.then(() => 'demoted' as const),
-        this.stopSignal.promise.then(() => 'demoted' as const),
-      ]);
+      const outcome = await new Promise<RenewOutcome>((resolve) => {
+        const waiting = this.renewWaiters.get(l);
+        if (waiting === undefined) this.renewWaiters.set(l, [resolve]);
+        else waiting.push(resolve);
+      });
       if (outcome === 'revoked') throw new LeaseNotFoundError();
       throw new NotPrimaryError();
     }
@@ -302,7 +294,7 @@ export class Lessor {
       // Only when a checkpoint is set: at most two consensus entries per lease per interval.
       await this.checkpointer!({ checkpoints: [{ ID: id, remainingTTL: 0 }] });
       if (this.leaseMap.get(id) !== l) throw new LeaseNotFoundError();
-      if (this.demoteSignal !== demote) throw new NotPrimaryError();
+      if (!this.primary) throw new NotPrimaryError();
     }
     l._refresh(0);
     this.expiredNotifier.registerOrUpdate(l._expiryItem, l._expiry);
@@ -355,7 +347,7 @@ export class Lessor {
    */
   promote(extendMs: number): void {
     if (this.stopped) return;
-    this.demoteSignal ??= deferred();
+    this.primary = true;
     for (const l of this.leaseMap.values()) {
       l._refresh(extendMs);
       this.expiredNotifier.registerOrUpdate(l._expiryItem, l._expiry);
@@ -393,9 +385,8 @@ export class Lessor {
     for (const l of this.leaseMap.values()) l._forever();
     this.checkpointQueue.clear();
     this.expiredNotifier.clear();
-    const signal = this.demoteSignal;
-    this.demoteSignal = undefined;
-    signal?.resolve();
+    this.primary = false;
+    this.wakeAllRenews('demoted');
   }
 
   /** Attaches `key` to lease `id` (mvcc calls this on put and when rebuilding its index). */
@@ -476,7 +467,7 @@ export class Lessor {
    * over as not counting down, with no keys; the key-value store re-attaches its keys.
    */
   recover(backend: LessorBackend, rd?: RangeDeleter): void {
-    for (const l of this.leaseMap.values()) l._markRevoked();
+    this.wakeAllRenews('revoked');
     this.backend = backend;
     if (rd !== undefined) this.rangeDeleter = rd;
     this.leaseMap = new Map();
@@ -491,11 +482,24 @@ export class Lessor {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.stopSignal.resolve();
+    this.wakeAllRenews('demoted');
     this.expiredC.close();
   }
 
   // ---- internals ----
+
+  private wakeRenews(l: Lease, outcome: RenewOutcome): void {
+    const waiting = this.renewWaiters.get(l);
+    if (waiting === undefined) return;
+    this.renewWaiters.delete(l);
+    for (const resolve of waiting) resolve(outcome);
+  }
+
+  private wakeAllRenews(outcome: RenewOutcome): void {
+    const all = [...this.renewWaiters.values()];
+    this.renewWaiters.clear();
+    for (const waiting of all) for (const resolve of waiting) resolve(outcome);
+  }
 
   private initAndRecover(): void {
     this.backend.createBucket(Bucket.lease);
