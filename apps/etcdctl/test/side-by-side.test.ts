@@ -412,31 +412,37 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
 
   it('watch prints the same events (simple, json, fields, prev-kv)', async () => {
     for (const extra of [[], ['-w', 'json'], ['-w', 'fields'], ['--prev-kv'], ['--prefix', 'w/']]) {
-      const key = extra.includes('--prefix') ? [] : ['w/k'];
-      const start = (bin: string, ep: string) =>
-        spawn(bin, [`--endpoints=${ep}`, 'watch', ...key, ...extra], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-      const procs = [
-        start(REAL_ETCDCTL_BIN, twin.real.endpoint),
-        start(OUR_ETCDCTL, twin.ours.endpoint),
-      ];
-      const outs = ['', ''];
-      procs.forEach((p, i) => {
-        p.stdout!.setEncoding('latin1');
-        p.stdout!.on('data', (c: string) => {
-          outs[i] += c;
-        });
-      });
-      await new Promise((r) => setTimeout(r, 700));
-      await same(['put', 'w/k', '1']);
+      // The events are written first and watched from their revision on, so the
+      // output does not depend on how fast each watcher starts.
+      const first = await same(['put', 'w/k', '1', '-w', 'json']);
+      const rev = /"revision":(\d+)/.exec(first.real.stdout)![1]!;
       await same(['put', 'w/k', '2']);
       await same(['del', 'w/k']);
-      await new Promise((r) => setTimeout(r, 500));
-      for (const p of procs) p.kill('SIGINT');
-      await Promise.all(procs.map((p) => new Promise((r) => p.once('close', r))));
-      expect(nOurs.apply(outs[1]!)).toEqual(nReal.apply(outs[0]!));
-      expect(outs[0]!.length).toBeGreaterThan(0);
+      const key = extra.includes('--prefix') ? [] : ['w/k'];
+      const watch = (bin: string, ep: string) =>
+        new Promise<string>((resolve) => {
+          const p = spawn(bin, [`--endpoints=${ep}`, 'watch', ...key, ...extra, `--rev=${rev}`], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          p.stdout.setEncoding('latin1');
+          p.stdout.on('data', (c: string) => {
+            out += c;
+            // Three events: stop once the delete has been printed.
+            if (/DELETE|"type":1|"Type" : DELETE/.test(out)) setTimeout(() => p.kill('SIGINT'), 300);
+          });
+          const timer = setTimeout(() => p.kill('SIGINT'), 20_000);
+          p.on('close', () => {
+            clearTimeout(timer);
+            resolve(out);
+          });
+        });
+      const [a, b] = await Promise.all([
+        watch(REAL_ETCDCTL_BIN, twin.real.endpoint),
+        watch(OUR_ETCDCTL, twin.ours.endpoint),
+      ]);
+      expect(nOurs.apply(b)).toEqual(nReal.apply(a));
+      expect(a).toMatch(/DELETE|"type":1/);
     }
   });
 
@@ -464,8 +470,19 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
           err += c.toString();
         });
         p.stdin.write(lines.join('\n'));
-        setTimeout(() => p.kill('SIGINT'), 2_500);
-        p.on('close', () => resolve({ out, err }));
+        const done = () => (out.match(/wi\/a/g) ?? []).length >= 2;
+        const poll = setInterval(() => {
+          if (done()) {
+            clearInterval(poll);
+            setTimeout(() => p.kill('SIGINT'), 300);
+          }
+        }, 100);
+        const timer = setTimeout(() => p.kill('SIGINT'), 20_000);
+        p.on('close', () => {
+          clearInterval(poll);
+          clearTimeout(timer);
+          resolve({ out, err });
+        });
       });
     const [a, b] = await Promise.all([
       run(REAL_ETCDCTL_BIN, twin.real.endpoint),
@@ -496,9 +513,13 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
         let out = '';
         p.stdout.on('data', (c: Buffer) => {
           out += c.toString();
+          if (out.includes('"first"')) setTimeout(() => p.kill('SIGINT'), 300);
         });
-        setTimeout(() => p.kill('SIGINT'), 1_500);
-        p.on('close', () => resolve(out));
+        const timer = setTimeout(() => p.kill('SIGINT'), 20_000);
+        p.on('close', () => {
+          clearTimeout(timer);
+          resolve(out);
+        });
       });
     const [a, b] = await Promise.all([
       run(REAL_ETCDCTL_BIN, twin.real.endpoint),
@@ -517,8 +538,11 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
           out += c.toString();
           if (out.split('\n').length >= 3) p.kill('SIGINT');
         });
-        setTimeout(() => p.kill('SIGINT'), 3_000);
-        p.on('close', () => resolve(out));
+        const timer = setTimeout(() => p.kill('SIGINT'), 20_000);
+        p.on('close', () => {
+          clearTimeout(timer);
+          resolve(out);
+        });
       });
     for (const args of [
       ['lock', 'mylock'],
