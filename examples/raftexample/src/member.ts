@@ -65,6 +65,10 @@ export class Member {
   private readonly proposals = new Map<string, Waiter>();
   private readonly reads = new Map<string, (index: number) => void>();
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
+  /** Members removed from the group: their messages are refused. */
+  private readonly removed = new Set<bigint>();
+  private stopping = false;
+  private confChangedSinceSnapshot = false;
   /** Peer URLs of the current members (kept in snapshots). */
   private readonly peerMap: Map<bigint, string>;
 
@@ -111,6 +115,8 @@ export class Member {
 
     this.transport = new Transport({
       step: (m) => this.node.step(m).catch(() => {}),
+      isRemoved: (from) => this.removed.has(from),
+      removedFromGroup: () => this.removedFromGroup(),
       reportUnreachable: (to) => this.node.reportUnreachable(to),
       reportSnapshot: (to, ok) =>
         this.node.reportSnapshot(
@@ -137,7 +143,14 @@ export class Member {
     this.ticker = setInterval(() => this.node.tick(), this.opts.tickMs ?? 100);
   }
 
+  /** Removed from the group: stop serving (the process then exits). */
+  private removedFromGroup(): void {
+    setImmediate(() => this.stop().catch(() => {}));
+  }
+
   async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
     this.node.stop();
     await this.loop;
@@ -178,6 +191,7 @@ export class Member {
     } else if (e.type === EntryType.EntryConfChange) {
       const cc = decodeConfChange(e.data);
       this.confState = this.node.applyConfChange(cc);
+      this.confChangedSinceSnapshot = true;
       this.applyMembership(cc);
       this.finish(Buffer.from(cc.context).toString('hex'));
     }
@@ -196,9 +210,9 @@ export class Member {
       if (cc.nodeId !== this.opts.id && url !== '') this.transport.addPeer(cc.nodeId, url);
     } else if (cc.type === ConfChangeType.ConfChangeRemoveNode) {
       if (cc.nodeId === this.opts.id) {
-        // Removed from the group: stop serving.
-        setImmediate(() => this.stop().catch(() => {}));
+        this.removedFromGroup();
       } else {
+        this.removed.add(cc.nodeId);
         this.transport.removePeer(cc.nodeId);
       }
       this.peerMap.delete(cc.nodeId);
@@ -225,10 +239,12 @@ export class Member {
 
   private restoreSnapshot(data: Uint8Array, index: number, cs: ConfState): void {
     this.kv.clear();
-    const { kv, peers } = JSON.parse(new TextDecoder().decode(data)) as {
+    const { kv, peers, removed } = JSON.parse(new TextDecoder().decode(data)) as {
       kv: [string, string][];
       peers: [string, string][];
+      removed?: string[];
     };
+    for (const id of removed ?? []) this.removed.add(BigInt(id));
     for (const [k, v] of kv) this.kv.set(k, v);
     for (const [id, url] of peers) {
       this.peerMap.set(BigInt(id), url);
@@ -241,9 +257,16 @@ export class Member {
 
   private maybeSnapshot(): void {
     const every = this.opts.snapshotCount ?? 1000;
-    if (this.applied - this.snapshotIndex < every || this.confState === undefined) return;
+    if (this.confState === undefined || this.applied === this.snapshotIndex) return;
+    // Also snapshot right after a membership change once the log is compacted:
+    // a member added later catches up from the snapshot, which must know it.
+    const confChanged =
+      this.confChangedSinceSnapshot && this.disk.storage.snapshot().metadata.index > 0;
+    if (this.applied - this.snapshotIndex < every && !confChanged) return;
+    this.confChangedSinceSnapshot = false;
     const peers = [...this.peerURLs()].map(([id, url]) => [id.toString(), url]);
-    const data = new TextEncoder().encode(JSON.stringify({ kv: [...this.kv], peers }));
+    const removed = [...this.removed].map(String);
+    const data = new TextEncoder().encode(JSON.stringify({ kv: [...this.kv], peers, removed }));
     const s = this.disk.storage;
     s.createSnapshot(this.applied, this.confState, data);
     // Keep some entries so that slightly lagging followers catch up without a snapshot.

@@ -56,6 +56,9 @@ describe('raftexample: three members on loopback', () => {
         String(clientPorts[id - 1]),
         '--data-dir',
         join(dir, `m${id}`),
+        // Snapshot and compact often, so that catching up goes through snapshots too.
+        '--snapshot-count',
+        '8',
         ...extra,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

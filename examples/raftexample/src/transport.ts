@@ -10,6 +10,10 @@ const MAX_QUEUE = 4096;
 
 export interface TransportHandler {
   step(m: Message): void;
+  /** Whether `id` was removed from the group (its messages are refused with 410 Gone). */
+  isRemoved(id: bigint): boolean;
+  /** A peer answered 410 Gone: this member was removed from the group. */
+  removedFromGroup(): void;
   reportUnreachable(id: bigint): void;
   reportSnapshot(id: bigint, ok: boolean): void;
 }
@@ -80,7 +84,12 @@ export class Transport {
     });
     req.on('response', (res) => {
       res.resume();
-      res.on('end', () => done(res.statusCode === 204));
+      res.on('end', () => {
+        // Like etcd's rafthttp: a member that was removed learns it from its
+        // peers' refusal, even if it never saw its removal committed.
+        if (res.statusCode === 410) this.handler.removedFromGroup();
+        done(res.statusCode === 204);
+      });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => done(false));
@@ -99,6 +108,10 @@ export class Transport {
           // Copy: the decoded message keeps views into its buffer.
           const m = decodeMessage(Uint8Array.from(buf.subarray(off + 4, off + 4 + len)));
           off += 4 + len;
+          if (this.handler.isRemoved(m.from)) {
+            res.writeHead(410).end('the member has been permanently removed from the cluster');
+            return;
+          }
           this.handler.step(m);
         }
         res.writeHead(204).end();
