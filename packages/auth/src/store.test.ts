@@ -28,6 +28,8 @@ import {
   type AuthStoreConfig,
   BCRYPT_DEFAULT_COST,
   hashPassword,
+  MAX_AUTHENTICATE_ATTEMPTS,
+  MAX_TXN_NESTING,
 } from './store.js';
 import { TempBackend } from './test_helpers.test.js';
 import { SimpleTokenProvider } from './tokens.js';
@@ -318,6 +320,26 @@ describe('passwords', () => {
   });
 });
 
+describe('authenticate', () => {
+  it('gives up after MAX_AUTHENTICATE_ATTEMPTS when auth changes under every attempt', async () => {
+    let s!: AuthStore;
+    let assigned = 0;
+    const provider = new SimpleTokenProvider();
+    const churning = Object.assign(Object.create(provider), {
+      type: 'simple',
+      assign: async (...args: Parameters<SimpleTokenProvider['assign']>) => {
+        assigned++;
+        s.roleAdd({ name: `churn-${assigned}` }); // moves the auth revision
+        return provider.assign(...args);
+      },
+    }) as SimpleTokenProvider;
+    s = newStore({ tokenProvider: churning });
+    await enableWithRoot(s);
+    await expect(s.authenticate('root', 'root-pw')).rejects.toThrow(AuthOldRevisionError);
+    expect(assigned).toBe(MAX_AUTHENTICATE_ATTEMPTS);
+  });
+});
+
 describe('permission checks', () => {
   async function setup(): Promise<AuthStore> {
     const s = newStore();
@@ -470,6 +492,22 @@ describe('permission checks', () => {
     const root = { username: 'root', revision: s.revision };
     s.isUserGetPermitted(root, 'u');
     s.isRoleGetPermitted(root, 'r');
+  });
+
+  it('refuses txns nested deeper than MAX_TXN_NESTING, even for root', async () => {
+    const s = await setup();
+    const root = { username: 'root', revision: s.revision };
+    const nest = (depth: number): Parameters<AuthStore['isTxnPermitted']>[1] => {
+      let t = { compare: [], success: [], failure: [] } as unknown as Parameters<
+        AuthStore['isTxnPermitted']
+      >[1];
+      for (let i = 0; i < depth; i++) {
+        t = { compare: [], success: [{ requestTxn: t }], failure: [] } as unknown as typeof t;
+      }
+      return t;
+    };
+    s.isTxnPermitted(root, nest(MAX_TXN_NESTING));
+    expect(() => s.isTxnPermitted(root, nest(MAX_TXN_NESTING + 1))).toThrow(PermissionDeniedError);
   });
 
   it('revoking a lease needs WRITE on each of its keys, unless root', async () => {

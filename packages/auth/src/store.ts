@@ -78,6 +78,8 @@ interface CachedPermissions {
 }
 
 const EMPTY_HEADER = undefined;
+/** `authenticate` re-checks a password at most this many times while auth keeps changing. */
+export const MAX_AUTHENTICATE_ATTEMPTS = 16;
 /** Nested txns deeper than this are refused outright by the permission check. */
 export const MAX_TXN_NESTING = 64;
 
@@ -260,12 +262,14 @@ export class AuthStore {
     password: string,
     index = 0,
   ): Promise<etcdserverpb.AuthenticateResponse> {
-    for (;;) {
+    // As etcd: a password checked against an auth revision that has since moved is checked
+    // again; bounded, so a store changing faster than bcrypt runs cannot keep us here.
+    for (let attempt = 1; ; attempt++) {
       const checked = await this.checkPassword(name, password);
       const simpleToken = this.genTokenPrefix();
       const resp = await this.applyAuthenticate({ name, simpleToken }, index);
-      // As etcd: a password checked against an auth revision that has since moved is checked again.
       if (checked === this.rev) return resp;
+      if (attempt >= MAX_AUTHENTICATE_ATTEMPTS) throw new AuthOldRevisionError();
     }
   }
 
