@@ -17,9 +17,12 @@ function call<Req, Res>(
   ) => unknown,
   client: object,
   req: Req,
+  token?: string,
 ): Promise<Res> {
+  const md = new Metadata();
+  if (token !== undefined) md.set('token', token);
   return new Promise((resolve, reject) =>
-    fn.call(client, req, new Metadata(), {}, (err: ServiceError | null, res: Res) =>
+    fn.call(client, req, md, {}, (err: ServiceError | null, res: Res) =>
       err ? reject(err) : resolve(res),
     ),
   );
@@ -187,4 +190,77 @@ describe('quota', () => {
     );
     await call(kv.put, kv, P.PutRequest.fromPartial({ key: b('small'), value: b('x') }));
   });
+});
+
+describe('tokens', () => {
+  it('refuses forged and stale tokens with etcd errors', async () => {
+    const etcd = await startEtcd({ bin: ETCD_TS_BIN });
+    const kv = new P.KVClient(etcd.endpoint, credentials.createInsecure());
+    const auth = new P.AuthClient(etcd.endpoint, credentials.createInsecure());
+    try {
+      await call(
+        auth.userAdd,
+        auth,
+        P.AuthUserAddRequest.fromPartial({ name: 'root', password: 'pw' }),
+      );
+      await call(
+        auth.userGrantRole,
+        auth,
+        P.AuthUserGrantRoleRequest.fromPartial({ user: 'root', role: 'root' }),
+      );
+      await call(auth.authEnable, auth, {});
+      const { token } = await call(
+        auth.authenticate,
+        auth,
+        P.AuthenticateRequest.fromPartial({ name: 'root', password: 'pw' }),
+      );
+      await call(kv.put, kv, P.PutRequest.fromPartial({ key: b('k'), value: b('v') }), token);
+      await expect(
+        call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('k') }), 'forged.1'),
+      ).rejects.toMatchObject({
+        code: 16,
+        details: 'etcdserver: invalid auth token',
+      });
+      await expect(
+        call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('k') })),
+      ).rejects.toMatchObject({
+        code: 3,
+        details: 'etcdserver: user name is empty',
+      });
+      // Changing the password invalidates the user's tokens.
+      await call(
+        auth.userChangePassword,
+        auth,
+        P.AuthUserChangePasswordRequest.fromPartial({ name: 'root', password: 'pw2' }),
+        token,
+      );
+      await expect(
+        call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('k') }), token),
+      ).rejects.toMatchObject({
+        code: 16,
+        details: 'etcdserver: invalid auth token',
+      });
+      await expect(
+        call(
+          auth.authenticate,
+          auth,
+          P.AuthenticateRequest.fromPartial({ name: 'root', password: 'pw' }),
+        ),
+      ).rejects.toMatchObject({
+        code: 3,
+        details: 'etcdserver: authentication failed, invalid user ID or password',
+      });
+      const fresh = await call(
+        auth.authenticate,
+        auth,
+        P.AuthenticateRequest.fromPartial({ name: 'root', password: 'pw2' }),
+      );
+      const r = await call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('k') }), fresh.token);
+      expect(r.count).toBe(1);
+    } finally {
+      kv.close();
+      auth.close();
+      await etcd.stop();
+    }
+  }, 30_000);
 });

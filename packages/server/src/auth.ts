@@ -6,6 +6,9 @@ import type { AuthApplier } from './apply.js';
 
 type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
 
+/** How long a request waits for the raft index its simple token names (etcd's request timeout). */
+export const AUTH_TOKEN_WAIT_MS = 7000;
+
 /** What a gRPC call offers to identify its user: metadata, and a TLS peer certificate. */
 export interface CallIdentity {
   metadata: Metadata;
@@ -20,10 +23,14 @@ export interface CallIdentity {
 export async function authInfoFromCall(
   store: AuthStore,
   call: CallIdentity,
+  timeoutMs = AUTH_TOKEN_WAIT_MS,
 ): Promise<AuthInfo | undefined> {
   if (!store.isAuthEnabled()) return undefined;
   const token = call.metadata.get('token')[0] ?? call.metadata.get('authorization')[0];
-  if (token !== undefined) return store.authInfoFromToken(String(token));
+  // A simple token names the raft index that issued it; a member that has not applied
+  // that far yet waits, but not forever (a forged index would hold the call open).
+  if (token !== undefined)
+    return store.authInfoFromToken(String(token), AbortSignal.timeout(timeoutMs));
   const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
   return store.authInfoFromTLS(Array.isArray(cn) ? cn[0] : cn);
 }

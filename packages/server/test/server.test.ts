@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b, call, type Member, removeDir, startMember } from './helpers.js';
@@ -185,6 +187,38 @@ describe('restart', () => {
       // Only the restart's own publish entry may have been added: no write was re-applied.
       expect(after.header!.revision).toBe(before.header!.revision);
       expect(after.kvs.map((kv) => kv.modRevision)).toEqual(before.kvs.map((kv) => kv.modRevision));
+    } finally {
+      await m.close();
+      removeDir(dir);
+    }
+  });
+});
+
+describe('snapshots', () => {
+  it('snapshots every snapshot-count entries, keeps max-snapshots files and restarts from them', async () => {
+    let m = await startMember({ snapshotCount: 40, maxSnapshots: 2, snapshotCatchUpEntries: 10 });
+    const dir = m.dir;
+    try {
+      for (let i = 0; i < 150; i++)
+        await call(
+          m.kv.put,
+          m.kv,
+          P.PutRequest.fromPartial({ key: b(`s${i % 10}`), value: b(`${i}`) }),
+        );
+      // Purging runs after each snapshot; give the last one a moment.
+      await new Promise((r) => setTimeout(r, 200));
+      const snaps = readdirSync(join(dir, 'member', 'snap')).filter((f) => f.endsWith('.snap'));
+      expect(snaps.length).toBeGreaterThanOrEqual(1);
+      expect(snaps.length).toBeLessThanOrEqual(2);
+      await m.close();
+      m = await startMember({ snapshotCount: 40, maxSnapshots: 2 }, dir);
+      const r = await call(
+        m.kv.range,
+        m.kv,
+        P.RangeRequest.fromPartial({ key: b('s'), rangeEnd: b('t') }),
+      );
+      expect(r.count).toBe(10);
+      expect(r.kvs.map((kv) => Buffer.from(kv.value).toString())).toContain('149');
     } finally {
       await m.close();
       removeDir(dir);
