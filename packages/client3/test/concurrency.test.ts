@@ -84,14 +84,18 @@ describe.skipIf(!haveEtcd)('concurrency against a real etcd', () => {
         if (seen.length === 3) ac.abort();
       }
     })().catch(() => undefined);
+    const observed = async (n: number) => {
+      for (let i = 0; seen.length < n && i < 200; i++) await tick(50);
+    };
     let e2Won = false;
     const campaign2 = e2.campaign('two').then(() => {
       e2Won = true;
     });
+    await observed(1);
     await tick();
     expect(e2Won).toBe(false);
     await e1.proclaim('one-again');
-    await tick();
+    await observed(2);
     await e1.resign();
     await campaign2;
     expect(text((await e1.leader()).kvs[0]?.value)).toBe('two');

@@ -24,13 +24,13 @@ describe.skipIf(!haveEtcd)('watch against a real etcd', () => {
   });
 
   it('delivers puts and deletes on a key and a prefix, with prevKv', async () => {
-    const one = f.client.watch('w/a', { prevKv: true });
-    const many = f.client.watch('w/', { prefix: true });
+    // Watch from the next revision: the creates travel on the watch stream, the puts on
+    // unary calls, and a watcher "from now" could be created after the first put.
+    const startRevision = (await f.client.get('w/')).header!.revision + 1;
+    const one = f.client.watch('w/a', { prevKv: true, startRevision });
+    const many = f.client.watch('w/', { prefix: true, startRevision });
     const i1 = one[Symbol.asyncIterator]();
     const i2 = many[Symbol.asyncIterator]();
-    // The creates travel on the watch stream, the puts on unary calls: give the
-    // creates a head start so the watchers exist before the first put.
-    await new Promise((r) => setTimeout(r, 200));
     await f.client.put('w/a', '1');
     await f.client.put('w/b', '2');
     await f.client.put('w/a', '3');
@@ -117,9 +117,9 @@ describe.skipIf(!haveEtcd)('watch against a real etcd', () => {
 
   it('sees only its own keys through a namespace', async () => {
     const ns = f.client.namespace('nsw/');
-    const w = ns.watch('', { prefix: true });
+    const startRevision = (await f.client.get('nsw/')).header!.revision + 1;
+    const w = ns.watch('', { prefix: true, startRevision });
     const it = w[Symbol.asyncIterator]();
-    await new Promise((r) => setTimeout(r, 200));
     await f.client.put('outside', '0');
     await f.client.put('nsw/k', '1');
     const r = await it.next();
