@@ -429,7 +429,8 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
           p.stdout.on('data', (c: string) => {
             out += c;
             // Three events: stop once the delete has been printed.
-            if (/DELETE|"type":1|"Type" : DELETE/.test(out)) setTimeout(() => p.kill('SIGINT'), 300);
+            if (/DELETE|"type":1|"Type" : DELETE/.test(out))
+              setTimeout(() => p.kill('SIGINT'), 300);
           });
           const timer = setTimeout(() => p.kill('SIGINT'), 20_000);
           p.on('close', () => {
