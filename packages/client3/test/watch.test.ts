@@ -127,3 +127,33 @@ describe.skipIf(!haveEtcd)('watch against a real etcd', () => {
     w.cancel();
   });
 });
+
+describe.skipIf(!haveEtcd)('watch fragments against a real etcd', () => {
+  let f: Fixture;
+  beforeAll(async () => {
+    // Responses above the request limit are split into fragments when asked to.
+    f = await startFixture(['--max-request-bytes=100000']);
+  });
+  afterAll(async () => {
+    await f?.stop();
+  });
+
+  it('joins a fragmented response back into one', async () => {
+    // The server fragments above max-request-bytes plus 512 KiB of gRPC overhead:
+    // eight 90 kB values replayed at once (720 kB) come as two fragments.
+    const value = 'v'.repeat(90_000);
+    const first = await f.client.put('frag/0', value);
+    for (let i = 1; i < 8; i++) await f.client.put(`frag/${i}`, value);
+    const w = f.client.watch('frag/', {
+      prefix: true,
+      startRevision: first.header!.revision,
+      fragment: true,
+    });
+    const sizes: number[] = [];
+    for await (const r of w) {
+      sizes.push(r.events.length);
+      if (sizes.reduce((a, b) => a + b, 0) >= 8) break;
+    }
+    expect(sizes).toEqual([8]);
+  });
+});
