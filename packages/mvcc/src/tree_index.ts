@@ -69,9 +69,13 @@ export class TreeIndex {
 
   /** Adds a KeyIndex for a key not indexed yet. */
   insert(ki: KeyIndex): void {
+    if (this.bulk) {
+      // The rebuild looked the key up just before: it is not there.
+      this.byKey.set(ki.key, ki);
+      return;
+    }
     if (this.byKey.has(ki.key)) throw new Error('mvcc: key indexed twice');
     this.byKey.set(ki.key, ki);
-    if (this.bulk) return;
     // New keys reach the tree in sorted batches: inserting in key order walks one hot path
     // down the tree instead of a cold one per key (about 3x cheaper at a million keys).
     this.pending.push(ki.key);
@@ -107,8 +111,10 @@ export class TreeIndex {
     if (!this.bulk) return;
     this.bulk = false;
     // Binary strings sort by code unit, which is byte order.
-    const keys = [...this.byKey.keys()].sort();
-    for (const k of keys) this.tree.set(k, this.byKey.get(k)!);
+    const all = [...this.byKey.values()].sort((a, b) =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+    );
+    for (const ki of all) this.tree.set(ki.key, ki);
   }
 
   /** Calls fn for each KeyIndex with key in the range, in key order, until it returns false. */
