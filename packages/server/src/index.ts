@@ -39,5 +39,10 @@ export {
   parseInitialCluster,
   RaftCluster,
 } from './membership.js';
-export { EtcdServer, type ServerPlugins, type Transport } from './server.js';
+export {
+  EtcdServer,
+  MAX_GAP_BETWEEN_APPLY_AND_COMMIT,
+  type ServerPlugins,
+  type Transport,
+} from './server.js';
 export { Wait } from './wait.js';

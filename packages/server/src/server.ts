@@ -50,6 +50,9 @@ import { type Member, memberFromJson, memberToJson, RaftCluster } from './member
 import { Wait } from './wait.js';
 
 type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
+
+/** etcd's maxGapBetweenApplyAndCommitIndex: beyond it proposals get "too many requests". */
+export const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000;
 type ResponseHeader = etcdserverpb.ResponseHeader;
 
 /** Sends raft messages to the other members (the peer transport; a single member has none). */
@@ -802,6 +805,9 @@ export class EtcdServer {
 
   async propose(partial: Partial<InternalRaftRequest>): Promise<ApplyResult> {
     this.checkRunning();
+    // Back-pressure as etcd: refuse new work while applying lags far behind committing.
+    if (this.committed - this.appliedIndex > MAX_GAP_BETWEEN_APPLY_AND_COMMIT)
+      throw Errors.tooManyRequests();
     const id = this.reqIds.next();
     const r = etcdserverpb.InternalRaftRequest.fromPartial({
       ...partial,
