@@ -116,7 +116,9 @@ export class DiskLog {
     if (hs !== undefined) parts.push(record(HARD_STATE, encodeHardState(hs)));
     if (parts.length > 0) {
       writeSync(this.fd, Buffer.concat(parts));
-      if (sync) fsyncSync(this.fd);
+      // A received snapshot must be durable before it is acknowledged, even
+      // when the Ready does not otherwise require a sync.
+      if (sync || snap !== undefined) fsyncSync(this.fd);
     }
     this.storage.append(entries);
     if (hs !== undefined) this.storage.setHardState(hs);
