@@ -10,7 +10,7 @@ import {
 } from './errors.js';
 import { FOREVER, keyToString, Lease, type LeaseItem } from './lease.js';
 import { LeaseQueue, queueItem } from './lease_queue.js';
-import { encodeLeaseRecord } from './record.js';
+import { encodeLeaseRecordInto, MAX_LEASE_RECORD_BYTES } from './record.js';
 
 /** The id that means "no lease" (etcd's NoLease). */
 export const NO_LEASE = 0n;
@@ -66,6 +66,7 @@ export type Checkpointer = (req: etcdserverpb.LeaseCheckpointRequest) => Promise
 /** The slice of the backend the lessor uses; `Backend` from @etcd-ts/backend is one. */
 export interface LessorBackend {
   createBucket(bucket: string): void;
+  /** Must copy `key` and `value` (as Backend does): the lessor reuses its buffers. */
   put(bucket: string, key: Uint8Array, value: Uint8Array): void;
   delete(bucket: string, key: Uint8Array): void;
   forEach(bucket: string, fn: (key: Buffer, value: Uint8Array) => boolean | undefined): void;
@@ -169,6 +170,9 @@ export class Lessor {
   private revokeTokens: number;
   private lastRefill: number;
   private checkpointing = false;
+  /** Reused for every record written: the backend copies what it is given. */
+  private readonly keyScratch = Buffer.alloc(8);
+  private readonly valueScratch = Buffer.alloc(MAX_LEASE_RECORD_BYTES);
 
   constructor(config: LessorConfig) {
     this.backend = config.backend;
@@ -252,7 +256,8 @@ export class Lessor {
       }
       this.expiredNotifier.remove(l._expiryItem);
       if (l._checkpointItem !== undefined) this.checkpointQueue.remove(l._checkpointItem);
-      this.backend.delete(Bucket.lease, leaseIdToBytes(id));
+      this.keyScratch.writeBigInt64BE(id);
+      this.backend.delete(Bucket.lease, this.keyScratch);
     } finally {
       txn?.end();
     }
@@ -527,10 +532,12 @@ export class Lessor {
   }
 
   private persist(l: Lease): void {
-    const value = encodeLeaseRecord(l.id, l._ttl, l._remainingTTL);
+    const key = this.keyScratch;
+    key.writeBigInt64BE(l.id);
+    const n = encodeLeaseRecordInto(this.valueScratch, key, l._ttl, l._remainingTTL);
     // No lock: this runs synchronously inside the caller's apply, and the backend commits
     // only between tasks or at unlock, never in the middle of it.
-    this.backend.put(Bucket.lease, leaseIdToBytes(l.id), value);
+    this.backend.put(Bucket.lease, key, this.valueScratch.subarray(0, n));
   }
 
   private revokeBurst(): number {

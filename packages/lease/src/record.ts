@@ -4,12 +4,31 @@
  * to etcd's), without its writer allocations on the grant path.
  */
 export function encodeLeaseRecord(id: bigint, ttl: number, remainingTTL: number): Buffer {
-  const out = Buffer.allocUnsafe(33);
+  const key = Buffer.allocUnsafe(8);
+  key.writeBigInt64BE(id);
+  const out = Buffer.allocUnsafe(MAX_LEASE_RECORD_BYTES);
+  return out.subarray(0, encodeLeaseRecordInto(out, key, ttl, remainingTTL));
+}
+
+/** The longest record: three 10-byte varints and their tags. */
+export const MAX_LEASE_RECORD_BYTES = 33;
+
+/**
+ * Encodes the record into `out` (at least MAX_LEASE_RECORD_BYTES long) for the lease whose
+ * id is `idBytes` (8 bytes, big-endian, as the bucket key); returns the length written.
+ */
+export function encodeLeaseRecordInto(
+  out: Buffer,
+  idBytes: Buffer,
+  ttl: number,
+  remainingTTL: number,
+): number {
   let pos = 0;
-  if (id !== 0n) {
+  const hi = idBytes.readUInt32BE(0);
+  const lo = idBytes.readUInt32BE(4);
+  if (hi !== 0 || lo !== 0) {
     out[pos++] = 0x08;
-    const u = BigInt.asUintN(64, id);
-    pos = putVarint64(out, pos, Number(u >> 32n), Number(u & 0xffffffffn));
+    pos = putVarint64(out, pos, hi, lo);
   }
   if (ttl !== 0) {
     out[pos++] = 0x10;
@@ -19,7 +38,7 @@ export function encodeLeaseRecord(id: bigint, ttl: number, remainingTTL: number)
     out[pos++] = 0x18;
     pos = putInt64(out, pos, remainingTTL);
   }
-  return out.subarray(0, pos);
+  return pos;
 }
 
 function putInt64(out: Buffer, pos: number, n: number): number {
