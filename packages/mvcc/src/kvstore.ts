@@ -432,14 +432,16 @@ export class KVStore {
 
   private async runCompaction(rev: number): Promise<void> {
     const generation = this.generation;
-    if (this.closed) return;
+    if (this.closed || this.backend.isClosed) return;
     const started = performance.now();
     const keep = this.index.compact(rev);
     const end = revToBytes(rev + 1, 0);
     let last: Buffer = revToBytes(0, 0);
     let removed = 0;
     for (;;) {
-      if (this.closed || generation !== this.generation) return;
+      // Stop quietly when the store closed, a snapshot replaced the backend, or the backend
+      // was closed under us: the schedule in meta makes the next open resume.
+      if (this.closed || generation !== this.generation || this.backend.isClosed) return;
       this.backend.lock();
       let lastMain = 0;
       let lastSub = 0;
