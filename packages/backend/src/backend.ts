@@ -63,7 +63,7 @@ export interface ReadTx {
   /**
    * Calls `fn` for each entry with key in [start, end) in key order; `fn` returning false
    * stops the walk. The key is the callee's to keep; the value is only valid during the
-   * call (copy it to keep it).
+   * call (copy it to keep it). `fn` must not write to the backend: collect, then write.
    */
   forEach(
     bucket: string,
