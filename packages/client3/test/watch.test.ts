@@ -128,11 +128,25 @@ describe.skipIf(!haveEtcd)('watch against a real etcd', () => {
   });
 });
 
-describe.skipIf(!haveEtcd)('watch fragments against a real etcd', () => {
+describe.skipIf(!haveEtcd)('watch fragments and progress notifications against a real etcd', () => {
   let f: Fixture;
   beforeAll(async () => {
-    // Responses above the request limit are split into fragments when asked to.
-    f = await startFixture(['--max-request-bytes=100000']);
+    // Responses above the request limit are split into fragments when asked to; idle
+    // watchers that asked for it get a progress notification every second.
+    f = await startFixture([
+      '--max-request-bytes=100000',
+      '--experimental-watch-progress-notify-interval=1s',
+    ]);
+  });
+
+  it('sends periodic progress notifications to watchers that ask for them', async () => {
+    const rev = (await f.client.put('pn/other', 'x')).header!.revision;
+    const w = f.client.watch('pn/quiet', { progressNotify: true });
+    const r = await w.next();
+    expect(r.value?.progressNotify).toBe(true);
+    expect(r.value?.events).toEqual([]);
+    expect(r.value?.header.revision).toBeGreaterThanOrEqual(rev);
+    w.cancel();
   });
   afterAll(async () => {
     await f?.stop();
