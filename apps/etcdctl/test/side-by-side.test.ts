@@ -567,6 +567,39 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
     }
   });
 
+  it('lock runs a command holding the lock; elect -l observes the leader', async () => {
+    const lease = /[0-9a-f]{16}/g;
+    const locked = await both(['lock', 'cmdlock', '--', 'sh', '-c', 'echo "held $ETCD_LOCK_KEY"']);
+    expect(locked.ours.stdout.replace(lease, '<lease>')).toBe(
+      locked.real.stdout.replace(lease, '<lease>'),
+    );
+    expect([locked.ours.code, locked.real.code]).toEqual([0, 0]);
+    expect(locked.real.stdout).toMatch(/^held cmdlock\/[0-9a-f]+\n$/);
+    await same(['put', 'obs/candidate', 'the-leader']);
+    const observe = (bin: string, ep: string) =>
+      new Promise<string>((resolve) => {
+        const p = spawn(bin, [`--endpoints=${ep}`, 'elect', '-l', 'obs'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        p.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('the-leader')) setTimeout(() => p.kill('SIGINT'), 200);
+        });
+        const timer = setTimeout(() => p.kill('SIGINT'), 20_000);
+        p.on('close', () => {
+          clearTimeout(timer);
+          resolve(out);
+        });
+      });
+    const [a, b] = await Promise.all([
+      observe(REAL_ETCDCTL_BIN, twin.real.endpoint),
+      observe(OUR_ETCDCTL, twin.ours.endpoint),
+    ]);
+    expect(b).toBe(a);
+    expect(a).toBe('obs/candidate\nthe-leader\n');
+  });
+
   it('honours ETCDCTL_* environment variables and --debug', async () => {
     await same(['get', 'foo'], { env: { ETCDCTL_WRITE_OUT: 'json' } });
     const r = await both(['get', 'foo', '--debug']);
