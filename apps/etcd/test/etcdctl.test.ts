@@ -19,6 +19,10 @@ interface Step {
   during?: string[][];
   /** Remember the first hex id printed as LEASE, for later steps' arguments. */
   captureLease?: boolean;
+  /** Wait this long first (member ids include the time in seconds). */
+  delayMs?: number;
+  /** Remember what the regex's first group matched in stdout as this name. */
+  capture?: { name: string; re: RegExp };
 }
 
 const STEPS: Step[] = [
@@ -90,6 +94,19 @@ const STEPS: Step[] = [
   { args: ['lease', 'revoke', 'LEASE'] },
   { args: ['put', '--lease=1234', 'lk', 'lv'] },
   { args: ['lease', 'grant', '9000000001'] },
+  { args: ['member', 'list'], capture: { name: 'SELF', re: /^([0-9a-f]+),/ } },
+  {
+    args: ['member', 'add', 'n2', '--peer-urls=http://127.0.0.1:1', '--learner'],
+    capture: { name: 'LEARNER', re: /Member ([0-9a-f]+) added/ },
+  },
+  { args: ['member', 'add', 'n3', '--peer-urls=http://127.0.0.1:1', '--learner'], delayMs: 1100 },
+  { args: ['member', 'list'] },
+  { args: ['member', 'promote', 'LEARNER'] },
+  { args: ['member', 'promote', 'SELF'] },
+  { args: ['member', 'update', 'LEARNER', '--peer-urls=http://127.0.0.1:2'] },
+  { args: ['member', 'remove', 'LEARNER'] },
+  { args: ['member', 'remove', 'LEARNER'] },
+  { args: ['member', 'list'] },
   { args: ['auth', 'enable'] },
   { args: ['user', 'add', 'root', '--new-user-password=rootpw'] },
   { args: ['user', 'grant-role', 'root', 'root'] },
@@ -153,10 +170,14 @@ function errorLines(stderr: string): string[] {
 async function runAll(endpoint: string, dir: string): Promise<string[]> {
   const out: string[] = [];
   let lease = '';
+  const vars = new Map<string, string>();
   for (const step of STEPS) {
     const args = step.args.map((a) =>
-      a === 'SNAPSHOT' ? `${dir}-snap.db` : a.replace('LEASE', lease),
+      a === 'SNAPSHOT'
+        ? `${dir}-snap.db`
+        : a.replace('LEASE', lease).replace(/^(SELF|LEARNER)$/, (v) => vars.get(v) ?? v),
     );
+    if (step.delayMs !== undefined) await new Promise((r) => setTimeout(r, step.delayMs));
     const base = ['--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s'];
     const p = run(REAL_ETCDCTL_BIN, [...base, ...args], {
       stdin: step.stdin,
@@ -167,6 +188,8 @@ async function runAll(endpoint: string, dir: string): Promise<string[]> {
       for (const d of step.during) await run(REAL_ETCDCTL_BIN, [...base, ...d]);
     }
     const r = await p;
+    if (step.capture !== undefined)
+      vars.set(step.capture.name, step.capture.re.exec(r.stdout)?.[1] ?? '');
     if (step.captureLease) lease = /lease ([0-9a-f]+) granted/.exec(r.stdout)?.[1] ?? '';
     const stdout = normalise(r.stdout);
     // The exit code of a killed watch is the signal's, the same for both.

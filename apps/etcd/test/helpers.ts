@@ -35,6 +35,8 @@ export function run(
       if (timer !== undefined) clearTimeout(timer);
       resolve({ stdout, stderr, code });
     });
+    // Commands that exit without reading stdin close the pipe first: that is not an error.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.stdin ?? '');
   });
 }

@@ -24,6 +24,9 @@ function readyForVoterChange(s: EtcdServer, delta: 1 | -1, removed?: bigint): bo
   const voters = [...s.cluster.members.values()].filter((m) => !m.isLearner && m.id !== removed);
   const started = voters.filter((m) => m.name !== '').length;
   const total = delta === 1 ? voters.length + 1 : voters.length;
+  // etcd lets a lone started member take a second voter (restoring a cluster from one
+  // member's data), although that loses quorum until the new member starts.
+  if (delta === 1 && started === 1 && total === 2) return true;
   const quorum = Math.floor(total / 2) + 1;
   return total > 0 && started >= quorum;
 }
