@@ -96,6 +96,13 @@ describe('KVStore', () => {
     expect(lessor.log).toEqual(['attach 7 k', 'detach 7 k', 'attach 8 k', 'detach 8 k']);
   });
 
+  it('refuses a leased put without a lessor and changes nothing', () => {
+    const st = new KVStore(t.backend());
+    expect(() => st.put(b('k'), b('v'), 5n)).toThrow(/no lessor/);
+    expect(st.rev()).toBe(1);
+    expect(st.range(b('k')).kvs).toEqual([]);
+  });
+
   it('keeps revision, data, compaction and consistent index across close and reopen', async () => {
     const lessor = new FakeLessor();
     const be = t.backend();

@@ -329,6 +329,9 @@ export class KVStore {
     value: Uint8Array,
     lease: bigint,
   ): void {
+    // Refuse before changing anything: etcd panics here, we leave the store untouched.
+    if (lease !== 0n && this.lessor === undefined)
+      throw new Error('mvcc: no lessor to attach lease');
     const rev = beginRev + 1;
     const k = toBinary(key);
     const ki = this.index.keyIndex(k);
@@ -358,10 +361,7 @@ export class KVStore {
     }
     changes.push({ enc, rev, tombstone: false });
     if (oldLease !== 0n) this.lessor!.detach(oldLease, key);
-    if (lease !== 0n) {
-      if (this.lessor === undefined) throw new Error('mvcc: no lessor to attach lease');
-      this.lessor.attach(lease, key);
-    }
+    if (lease !== 0n) this.lessor!.attach(lease, key);
   }
 
   /** @internal called by StoreTxnWrite */
