@@ -217,8 +217,8 @@ describe.skipIf(!haveReal)('etcdctl 3.4 against etcd-ts and against etcd 3.4', (
 
   it('prints the same output with the same exit codes', async () => {
     const [want, got] = await Promise.all([
-      runAll(real.endpoint, dir + '/real'),
-      runAll(ours.endpoint, dir + '/ours'),
+      runAll(real.endpoint, join(dir, 'real')),
+      runAll(ours.endpoint, join(dir, 'ours')),
     ]);
     if (process.env.CMP_PRINT === '1') console.log(got.join('\n'));
     expect(got.join('\n')).toBe(want.join('\n'));

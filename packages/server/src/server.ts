@@ -290,9 +290,9 @@ export class EtcdServer {
       logger: raftLoggerFrom(lg),
     };
 
-    let memberId: bigint;
-    let rn: RawNode;
-    let wal: WAL;
+    let memberId!: bigint;
+    let rn!: RawNode;
+    let wal!: WAL;
     let hardState: HardState = { term: 0, vote: NONE, commit: 0 };
     let confState: ConfState = {
       voters: [],
@@ -304,7 +304,68 @@ export class EtcdServer {
     let snapshotIndex = 0;
     let appliedIndex = 0;
     let appliedTerm = 0;
-    if (!haveWal) {
+    let fresh = !haveWal;
+    if (haveWal) {
+      const walSnaps = await validSnapshotEntries(walDir);
+      let snap: Snapshot | undefined;
+      try {
+        snap = await snapshotter.loadNewestAvailable(walSnaps);
+      } catch (err) {
+        if (!(err instanceof ErrNoSnapshot)) throw err;
+      }
+      const marker = snap === undefined ? { index: 0, term: 0 } : snap.metadata;
+      wal = await WAL.open(walDir, { index: marker.index, term: marker.term }, walOpts);
+      const { metadata, state, entries } = await wal.readAll();
+      if (
+        snap === undefined &&
+        entries.length === 0 &&
+        state.commit === 0 &&
+        kv.consistentIndex().index === 0
+      ) {
+        // The first start stopped between creating the WAL and saving raft's bootstrap
+        // entries: nothing was ever committed, so bootstrapping again loses nothing.
+        lg.warn({ 'wal-dir': walDir }, 'WAL holds no raft entries; bootstrapping the member again');
+        await wal.close();
+        fs.rmSync(walDir, { recursive: true, force: true });
+        fresh = true;
+      } else {
+        const md = etcdserverpb.Metadata.decode(metadata);
+        memberId = md.NodeID ?? 0n;
+        cluster.clusterId = md.ClusterID ?? 0n;
+        cluster.localId = memberId;
+        cluster.recover();
+        if (snap !== undefined) {
+          storage.applySnapshot(snap);
+          confState = snap.metadata.confState;
+          snapshotIndex = snap.metadata.index;
+          appliedIndex = snap.metadata.index;
+          appliedTerm = snap.metadata.term;
+          const ci = kv.consistentIndex().index;
+          if (ci < snap.metadata.index)
+            lg.warn(
+              { 'consistent-index': ci, 'snapshot-index': snap.metadata.index },
+              'backend consistent index is behind the snapshot',
+            );
+        }
+        storage.setHardState(state);
+        storage.append(entries);
+        hardState = state;
+        rn = new RawNode({ ...raftCfg, id: memberId });
+        lg.info(
+          {
+            'local-member-id': idToHex(memberId),
+            'cluster-id': idToHex(md.ClusterID ?? 0n),
+            commit: state.commit,
+            term: state.term,
+            'snapshot-index': snapshotIndex,
+            entries: entries.length,
+            'consistent-index': kv.consistentIndex().index,
+          },
+          'restarting local member',
+        );
+      }
+    }
+    if (fresh) {
       if (cfg.initialClusterState === 'existing')
         throw new Error(
           'joining an existing cluster needs the peer transport (not in this build); use --initial-cluster-state=new',
@@ -342,51 +403,6 @@ export class EtcdServer {
             .join(','),
         },
         'starting local member',
-      );
-    } else {
-      const walSnaps = await validSnapshotEntries(walDir);
-      let snap: Snapshot | undefined;
-      try {
-        snap = await snapshotter.loadNewestAvailable(walSnaps);
-      } catch (err) {
-        if (!(err instanceof ErrNoSnapshot)) throw err;
-      }
-      const marker = snap === undefined ? { index: 0, term: 0 } : snap.metadata;
-      wal = await WAL.open(walDir, { index: marker.index, term: marker.term }, walOpts);
-      const { metadata, state, entries } = await wal.readAll();
-      const md = etcdserverpb.Metadata.decode(metadata);
-      memberId = md.NodeID ?? 0n;
-      cluster.clusterId = md.ClusterID ?? 0n;
-      cluster.localId = memberId;
-      cluster.recover();
-      if (snap !== undefined) {
-        storage.applySnapshot(snap);
-        confState = snap.metadata.confState;
-        snapshotIndex = snap.metadata.index;
-        appliedIndex = snap.metadata.index;
-        appliedTerm = snap.metadata.term;
-        const ci = kv.consistentIndex().index;
-        if (ci < snap.metadata.index)
-          lg.warn(
-            { 'consistent-index': ci, 'snapshot-index': snap.metadata.index },
-            'backend consistent index is behind the snapshot',
-          );
-      }
-      storage.setHardState(state);
-      storage.append(entries);
-      hardState = state;
-      rn = new RawNode({ ...raftCfg, id: memberId });
-      lg.info(
-        {
-          'local-member-id': idToHex(memberId),
-          'cluster-id': idToHex(md.ClusterID ?? 0n),
-          commit: state.commit,
-          term: state.term,
-          'snapshot-index': snapshotIndex,
-          entries: entries.length,
-          'consistent-index': kv.consistentIndex().index,
-        },
-        'restarting local member',
       );
     }
     const s = new EtcdServer({

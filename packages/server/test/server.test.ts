@@ -1,6 +1,8 @@
-import { readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
+import { WAL } from '@etcd-ts/wal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b, call, type Member, removeDir, startMember } from './helpers.js';
 
@@ -187,6 +189,24 @@ describe('restart', () => {
       // Only the restart's own publish entry may have been added: no write was re-applied.
       expect(after.header!.revision).toBe(before.header!.revision);
       expect(after.kvs.map((kv) => kv.modRevision)).toEqual(before.kvs.map((kv) => kv.modRevision));
+    } finally {
+      await m.close();
+      removeDir(dir);
+    }
+  });
+});
+
+describe('a first start that crashed before raft bootstrapped', () => {
+  it('bootstraps again from a WAL that holds no entries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etcd-ts-server-'));
+    const walDir = join(dir, 'member', 'wal');
+    mkdirSync(join(dir, 'member'), { recursive: true });
+    const wal = await WAL.create(walDir, P.Metadata.encode({ NodeID: 1n, ClusterID: 2n }).finish());
+    await wal.close();
+    const m = await startMember({}, dir);
+    try {
+      await call(m.kv.put, m.kv, P.PutRequest.fromPartial({ key: b('k'), value: b('v') }));
+      expect(m.etcd.server.memberId).not.toBe(1n);
     } finally {
       await m.close();
       removeDir(dir);
