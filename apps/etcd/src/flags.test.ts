@@ -22,6 +22,9 @@ describe('flags', () => {
     expect(c.maxTxnOps).toBe(128);
     expect(c.quotaBackendBytes).toBe(0);
     expect(c.autoCompactionMode).toBe('periodic');
+    expect(c.authToken).toBe('simple');
+    expect(c.authTokenTtl).toBe(300);
+    expect(c.bcryptCost).toBe(10);
   });
 
   it('takes -flag, --flag=value, --flag value and booleans as Go does', () => {
@@ -93,5 +96,6 @@ describe('flags', () => {
     ).toThrow(/revision count/);
     expect(() => cfg(['--initial-cluster', 'bad'])).toThrow(/name=peer-url/);
     expect(() => cfg(['--unsafe-no-fsync=maybe'])).toThrow(/invalid boolean value/);
+    expect(() => cfg(['--bcrypt-cost', '3'])).toThrow(/between 4 and 31/);
   });
 });

@@ -207,6 +207,24 @@ const FLAGS: FlagSpec[] = [
     help: "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd, or list of comma separated output targets.",
   },
   {
+    name: 'auth-token',
+    kind: 'string',
+    default: 'simple',
+    help: "Specify auth token specific options: 'simple' or 'jwt,pub-key=...,priv-key=...,sign-method=...'.",
+  },
+  {
+    name: 'auth-token-ttl',
+    kind: 'uint',
+    default: '300',
+    help: 'The lifetime in seconds of the auth token.',
+  },
+  {
+    name: 'bcrypt-cost',
+    kind: 'uint',
+    default: '10',
+    help: 'Specify bcrypt algorithm cost factor for auth password hashing.',
+  },
+  {
     name: 'unsafe-no-fsync',
     kind: 'bool',
     default: 'false',
@@ -343,6 +361,12 @@ function int(flag: string, v: string): number {
   return Number(v);
 }
 
+function bcryptCost(v: string): number {
+  const n = uint('bcrypt-cost', v);
+  if (n < 4 || n > 31) throw new FlagError(`invalid bcrypt-cost ${n}: must be between 4 and 31`);
+  return n;
+}
+
 /** Turns flag values into the server's configuration, with etcd's validation. */
 export function toEmbedConfig(f: FlagValues): EmbedConfig {
   const name = f.name!;
@@ -424,6 +448,9 @@ export function toEmbedConfig(f: FlagValues): EmbedConfig {
       autoCompactionMode: mode,
       autoCompactionRetention: f['auto-compaction-retention']!,
       unsafeNoFsync: f['unsafe-no-fsync'] === 'true',
+      authToken: f['auth-token']!,
+      authTokenTtl: uint('auth-token-ttl', f['auth-token-ttl']!),
+      bcryptCost: bcryptCost(f['bcrypt-cost']!),
     }),
     listenClientUrls,
     clientTls:
