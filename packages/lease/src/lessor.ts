@@ -423,7 +423,9 @@ export class Lessor {
     if (l === undefined) return false;
     const k = keyToString(key);
     l._items?.delete(k);
-    this.itemMap.delete(k);
+    // Only this lease's claim on the key goes (etcd drops the key's entry whatever lease it
+    // names; mvcc never detaches from a lease the key is not on, so this only adds safety).
+    if (this.itemMap.get(k) === id) this.itemMap.delete(k);
     return true;
   }
 
