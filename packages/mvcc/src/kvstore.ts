@@ -335,13 +335,14 @@ export class KVStore {
     const rev = beginRev + 1;
     const k = toBinary(key);
     const ki = this.index.keyIndex(k);
-    const prev = ki?.get(rev);
     let created = rev;
     let ver = 0;
     let oldLease = 0n;
-    if (prev !== undefined) {
-      created = prev.createdMain;
-      ver = prev.ver;
+    // A put is newer than every revision the key has, so it continues the current
+    // generation when the key is live (what ki.get(rev) would find, without allocating).
+    if (ki !== undefined && !ki.deleted) {
+      created = ki.createdMain;
+      ver = ki.ver;
       if (this.lessor !== undefined) oldLease = this.lessor.getLease(key);
     }
     const sub = changes.length;
