@@ -140,23 +140,30 @@ const STEPS: Step[] = [
 ];
 
 function normalise(s: string): string {
-  return s
-    .replace(/127\.0\.0\.1:\d+/g, 'ENDPOINT')
-    .replace(/\/tmp\/[^\s"]+/g, 'PATH')
-    .replace(/\b[0-9a-f]{16}\b/g, 'ID')
-    .replace(/\b[0-9a-f]{13,15}\b/g, 'ID')
-    .replace(/"(cluster_id|member_id|ID|leader)":\d+/g, '"$1":ID')
-    .replace(
-      /"(raft_term|raft_index|raftIndex|raft_applied_index|dbSize|dbSizeInUse)":\d+/g,
-      '"$1":N',
-    )
-    .replace(/"(ClusterID|MemberID)" : \d+/g, '"$1" : ID')
-    .replace(/"(RaftTerm)" : \d+/g, '"$1" : N')
-    .replace(/remaining\(\d+s\)/g, 'remaining(Ns)')
-    .replace(/took = [\d.]+(µs|ms|s|ns)/g, 'took = T')
-    .replace(/\d+(\.\d+)? [kMG]?B\b/g, 'SIZE')
-    .replace(/\b3\.\d+\.\d+\b/g, 'VERSION')
-    .replace(/ENDPOINT, \d+/g, 'ENDPOINT, HASH');
+  return (
+    s
+      // Members are listed in id order, and a new member's id depends on the time.
+      .replace(
+        /ETCD_INITIAL_CLUSTER="([^"]*)"/g,
+        (_, v: string) => `ETCD_INITIAL_CLUSTER="${v.split(',').sort().join(',')}"`,
+      )
+      .replace(/127\.0\.0\.1:\d+/g, 'ENDPOINT')
+      .replace(/\/tmp\/[^\s"]+/g, 'PATH')
+      .replace(/\b[0-9a-f]{16}\b/g, 'ID')
+      .replace(/\b[0-9a-f]{13,15}\b/g, 'ID')
+      .replace(/"(cluster_id|member_id|ID|leader)":\d+/g, '"$1":ID')
+      .replace(
+        /"(raft_term|raft_index|raftIndex|raft_applied_index|dbSize|dbSizeInUse)":\d+/g,
+        '"$1":N',
+      )
+      .replace(/"(ClusterID|MemberID)" : \d+/g, '"$1" : ID')
+      .replace(/"(RaftTerm)" : \d+/g, '"$1" : N')
+      .replace(/remaining\(\d+s\)/g, 'remaining(Ns)')
+      .replace(/took = [\d.]+(µs|ms|s|ns)/g, 'took = T')
+      .replace(/\d+(\.\d+)? [kMG]?B\b/g, 'SIZE')
+      .replace(/\b3\.\d+\.\d+\b/g, 'VERSION')
+      .replace(/ENDPOINT, \d+/g, 'ENDPOINT, HASH')
+  );
 }
 
 /** The lines of stderr a user reads: etcdctl's own errors, not the client library's logs. */
@@ -191,7 +198,15 @@ async function runAll(endpoint: string, dir: string): Promise<string[]> {
     if (step.capture !== undefined)
       vars.set(step.capture.name, step.capture.re.exec(r.stdout)?.[1] ?? '');
     if (step.captureLease) lease = /lease ([0-9a-f]+) granted/.exec(r.stdout)?.[1] ?? '';
-    const stdout = normalise(r.stdout);
+    let stdout = normalise(r.stdout);
+    if (step.args[0] === 'member' && step.args[1] === 'list' && !step.args.includes('json'))
+      stdout =
+        stdout
+          .split('\n')
+          .filter((l) => l !== '')
+          .sort()
+          .map((l) => `${l}\n`)
+          .join('') + '\n';
     // The exit code of a killed watch is the signal's, the same for both.
     out.push(
       `$ etcdctl ${step.args.join(' ')}\n${stdout}${errorLines(r.stderr).join('\n')}\n[exit ${step.timeoutMs === undefined ? r.code : 'killed'}]`,

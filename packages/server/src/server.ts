@@ -768,7 +768,10 @@ export class EtcdServer {
           'failed to publish local member to cluster through raft',
         );
         this.published = false;
-        setTimeout(() => this.kick(), this.cfg.heartbeatMs);
+        // Try again after an election timeout (a new leader may be on its way).
+        setTimeout(() => {
+          if (!this.published && !this.stopping && this.leader !== NONE) this.publish();
+        }, this.cfg.electionMs);
       }
     })();
   }
