@@ -199,14 +199,10 @@ async function runAll(endpoint: string, dir: string): Promise<string[]> {
       vars.set(step.capture.name, step.capture.re.exec(r.stdout)?.[1] ?? '');
     if (step.captureLease) lease = /lease ([0-9a-f]+) granted/.exec(r.stdout)?.[1] ?? '';
     let stdout = normalise(r.stdout);
-    if (step.args[0] === 'member' && step.args[1] === 'list' && !step.args.includes('json'))
-      stdout =
-        stdout
-          .split('\n')
-          .filter((l) => l !== '')
-          .sort()
-          .map((l) => `${l}\n`)
-          .join('') + '\n';
+    if (step.args[0] === 'member' && step.args[1] === 'list' && !step.args.includes('json')) {
+      const lines = stdout.split('\n').filter((l) => l !== '');
+      stdout = `${lines.sort().join('\n')}\n\n`;
+    }
     // The exit code of a killed watch is the signal's, the same for both.
     out.push(
       `$ etcdctl ${step.args.join(' ')}\n${stdout}${errorLines(r.stderr).join('\n')}\n[exit ${step.timeoutMs === undefined ? r.code : 'killed'}]`,

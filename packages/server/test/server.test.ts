@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +148,30 @@ describe('a single member in process', () => {
       await new Promise((r) => setTimeout(r, 200));
     expect((await range({ key: b('l/c') })).count).toBe(0);
   }, 20_000);
+
+  it('streams a snapshot with its sha256 trailer, as etcdctl snapshot save expects', async () => {
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const st = m.maintenance.snapshot({});
+      st.on('data', (r: etcdserverpb.SnapshotResponse) => chunks.push(Buffer.from(r.blob)));
+      st.on('end', () => resolve());
+      st.on('error', reject);
+    });
+    const all = Buffer.concat(chunks);
+    expect(all.length % 512).toBe(32);
+    const body = all.subarray(0, all.length - 32);
+    expect(
+      createHash('sha256')
+        .update(body)
+        .digest()
+        .equals(all.subarray(all.length - 32)),
+    ).toBe(true);
+    expect(body.subarray(0, 8).toString()).toBe('ETCDTSB1');
+    // The temporary file is gone.
+    expect(readdirSync(join(m.dir, 'member', 'snap')).filter((f) => f.endsWith('.tmp'))).toEqual(
+      [],
+    );
+  });
 
   it('serves status, member list, hash and alarms', async () => {
     const st = await call(m.maintenance.status, m.maintenance, {});

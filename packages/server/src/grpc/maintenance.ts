@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import { nativeSnapshotFormat, type SnapshotFormat } from '@etcd-ts/backend';
 import { NONE } from '@etcd-ts/raft';
@@ -15,21 +17,44 @@ export const SNAPSHOT_SEND_BUFFER_BYTES = 32 * 1024;
 const SNAPSHOT_ALIGN = 512;
 
 /**
- * Collects the snapshot file the backend writes in `format`, zero-padded to a multiple of
- * 512 bytes: etcdctl's `snapshot save` recognises a snapshot with its sha256 trailer by
- * size % 512 == 32 (a bbolt file always is page-aligned).
+ * Writes the snapshot the backend produces in `format` to a temporary file next to the
+ * data (a consistent read of every bucket; memory stays bounded by one chunk), zero-padded
+ * to a multiple of 512 bytes: etcdctl's `snapshot save` recognises a snapshot followed by
+ * its sha256 by size % 512 == 32 (a bbolt file is always page-aligned). Returns its path
+ * and size; the caller removes it.
  */
-async function snapshotBytes(s: EtcdServer, format: SnapshotFormat): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const chunk of s.backend.snapshot().chunks(format)) {
-    parts.push(chunk);
-    n += chunk.length;
+async function writeSnapshotFile(
+  s: EtcdServer,
+  format: SnapshotFormat,
+): Promise<{ file: string; size: number }> {
+  const file = path.join(
+    s.cfg.dataDir,
+    'member',
+    'snap',
+    `snapshot-${process.pid}-${Date.now()}-${snapshotSeq++}.tmp`,
+  );
+  const fh = await fsp.open(file, 'w', 0o600);
+  let size = 0;
+  try {
+    for await (const chunk of s.backend.snapshot().chunks(format)) {
+      await fh.write(chunk);
+      size += chunk.length;
+    }
+    const pad = (SNAPSHOT_ALIGN - (size % SNAPSHOT_ALIGN)) % SNAPSHOT_ALIGN;
+    if (pad > 0) {
+      await fh.write(new Uint8Array(pad));
+      size += pad;
+    }
+  } catch (err) {
+    await fh.close();
+    await fsp.rm(file, { force: true });
+    throw err;
   }
-  const pad = (SNAPSHOT_ALIGN - (n % SNAPSHOT_ALIGN)) % SNAPSHOT_ALIGN;
-  if (pad > 0) parts.push(new Uint8Array(pad));
-  return Buffer.concat(parts, n + pad);
+  await fh.close();
+  return { file, size };
 }
+
+let snapshotSeq = 0;
 
 /** etcd's Maintenance service. */
 export function maintenanceService(
@@ -90,24 +115,32 @@ export function maintenanceService(
       void (async () => {
         try {
           await root(call.metadata);
-          const data = await snapshotBytes(s, format);
-          s.lg.info({ 'total-bytes': data.length }, 'sending database snapshot to client');
+          const { file, size } = await writeSnapshotFile(s, format);
+          s.lg.info({ 'total-bytes': size }, 'sending database snapshot to client');
           const sha = createHash('sha256');
-          let sent = 0;
-          while (sent < data.length) {
-            if (call.cancelled) return;
-            const blob = data.subarray(sent, sent + SNAPSHOT_SEND_BUFFER_BYTES);
-            sent += blob.length;
-            sha.update(blob);
-            const more = call.write({
-              header: undefined,
-              remainingBytes: data.length - sent,
-              blob,
-            });
-            if (!more) await new Promise((r) => call.once('drain', r));
+          try {
+            const fh = await fsp.open(file, 'r');
+            try {
+              const buf = Buffer.alloc(SNAPSHOT_SEND_BUFFER_BYTES);
+              let sent = 0;
+              while (sent < size) {
+                if (call.cancelled) return;
+                const { bytesRead } = await fh.read(buf, 0, buf.length, sent);
+                if (bytesRead === 0) throw new Error('snapshot file shrank while sending');
+                const blob = Buffer.from(buf.subarray(0, bytesRead));
+                sent += bytesRead;
+                sha.update(blob);
+                const more = call.write({ header: undefined, remainingBytes: size - sent, blob });
+                if (!more) await new Promise((r) => call.once('drain', r));
+              }
+            } finally {
+              await fh.close();
+            }
+          } finally {
+            await fsp.rm(file, { force: true });
           }
           call.write({ header: undefined, remainingBytes: 0, blob: sha.digest() });
-          s.lg.info({ 'total-bytes': data.length }, 'sent database snapshot to client');
+          s.lg.info({ 'total-bytes': size }, 'sent database snapshot to client');
           call.end();
         } catch (err) {
           call.destroy(
