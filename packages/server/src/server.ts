@@ -228,6 +228,9 @@ export class EtcdServer {
     const walDir = path.join(memberDir, 'wal');
     const snapDir = path.join(memberDir, 'snap');
     fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
+    // Snapshot RPC files a crash left behind.
+    for (const f of fs.readdirSync(snapDir))
+      if (/^snapshot-.*\.tmp$/.test(f)) fs.rmSync(path.join(snapDir, f), { force: true });
     const haveWal = await walExists(walDir);
     lg.info(
       {

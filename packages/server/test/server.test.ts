@@ -239,6 +239,37 @@ describe('a first start that crashed before raft bootstrapped', () => {
   });
 });
 
+describe('auto compaction', () => {
+  it('periodic: compacts to the revision of one retention period ago', async () => {
+    const m = await startMember({ autoCompactionMode: 'periodic', autoCompactionRetention: '1s' });
+    try {
+      const first = await call(
+        m.kv.put,
+        m.kv,
+        P.PutRequest.fromPartial({ key: b('a'), value: b('1') }),
+      );
+      const deadline = Date.now() + 10_000;
+      let compacted = false;
+      while (!compacted && Date.now() < deadline) {
+        await call(m.kv.put, m.kv, P.PutRequest.fromPartial({ key: b('a'), value: b('2') }));
+        await new Promise((r) => setTimeout(r, 200));
+        compacted = await call(
+          m.kv.range,
+          m.kv,
+          P.RangeRequest.fromPartial({ key: b('a'), revision: first.header!.revision - 1 }),
+        ).then(
+          () => false,
+          (err) => /compacted/.test(String(err)),
+        );
+      }
+      expect(compacted).toBe(true);
+    } finally {
+      await m.close();
+      removeDir(m.dir);
+    }
+  }, 20_000);
+});
+
 describe('snapshots', () => {
   it('snapshots every snapshot-count entries, keeps max-snapshots files and restarts from them', async () => {
     let m = await startMember({ snapshotCount: 40, maxSnapshots: 2, snapshotCatchUpEntries: 10 });
