@@ -134,10 +134,18 @@ async function main(): Promise<void> {
   if (got !== P * 100) throw new Error(`prefix ranges found ${got}`);
   reportRate('range, 100-key prefix', P, m, 'ranges/s');
 
+  // 5. Puts overwriting the existing keys (the common case in a running cluster: no new
+  // index entry, a new revision of an existing key).
+  m = measure(() => {
+    for (let i = 0; i < N; i++) st.put(keys[order[(i * 31) % N]!]!, value);
+    be.forceCommit();
+  });
+  reportRate('put (256 B values, overwriting existing keys)', N, m, 'puts/s', 150_000);
+
   await st.close();
   await be.close();
 
-  // 5. Heap per key of the in-memory index alone (keys inserted as the store does).
+  // 6. Heap per key of the in-memory index alone (keys inserted as the store does).
   gc();
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -156,7 +164,7 @@ async function main(): Promise<void> {
   );
   if (idx.size !== N) throw new Error('index size');
 
-  // 6. Watch fan-out: 10,000 watchers on one key, events delivered per second.
+  // 7. Watch fan-out: 10,000 watchers on one key, events delivered per second.
   fs.rmSync(file, { force: true });
   fs.rmSync(`${file}-lock`, { force: true });
   const wbe = Backend.open({ path: file, noSync: true });
