@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import { WAL } from '@etcd-ts/wal';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b, call, type Member, removeDir, startMember } from './helpers.js';
 
@@ -219,6 +220,65 @@ describe('restart', () => {
       removeDir(dir);
     }
   });
+});
+
+describe('leases and auth across a restart', () => {
+  it('keeps leases with their keys and the auth state', async () => {
+    let m = await startMember();
+    const dir = m.dir;
+    const auth = () => new etcdserverpb.AuthClient(m.address, credentials.createInsecure());
+    try {
+      const g = await call(
+        m.lease.leaseGrant,
+        m.lease,
+        P.LeaseGrantRequest.fromPartial({ TTL: 60 }),
+      );
+      await call(
+        m.kv.put,
+        m.kv,
+        P.PutRequest.fromPartial({ key: b('lk'), value: b('v'), lease: g.ID }),
+      );
+      let a = auth();
+      await call(a.userAdd, a, P.AuthUserAddRequest.fromPartial({ name: 'root', password: 'pw' }));
+      await call(
+        a.userGrantRole,
+        a,
+        P.AuthUserGrantRoleRequest.fromPartial({ user: 'root', role: 'root' }),
+      );
+      await call(a.authEnable, a, {});
+      a.close();
+      await m.close();
+      m = await startMember({}, dir);
+      a = auth();
+      const { token } = await call(
+        a.authenticate,
+        a,
+        P.AuthenticateRequest.fromPartial({ name: 'root', password: 'pw' }),
+      );
+      const md = new Metadata();
+      md.set('token', token);
+      await expect(
+        call(m.kv.range, m.kv, P.RangeRequest.fromPartial({ key: b('lk') })),
+      ).rejects.toMatchObject({
+        details: 'etcdserver: user name is empty',
+      });
+      const ttl = await call(
+        m.lease.leaseTimeToLive,
+        m.lease,
+        P.LeaseTimeToLiveRequest.fromPartial({ ID: g.ID, keys: true }),
+      );
+      expect(ttl.keys.map((k) => Buffer.from(k).toString())).toEqual(['lk']);
+      expect(ttl.TTL).toBeGreaterThan(50);
+      await call(m.lease.leaseRevoke, m.lease, P.LeaseRevokeRequest.fromPartial({ ID: g.ID }), md);
+      const r = await call(m.kv.range, m.kv, P.RangeRequest.fromPartial({ key: b('lk') }), md);
+      expect(r.count).toBe(0);
+      await call(a.authDisable, a, {}, md);
+      a.close();
+    } finally {
+      await m.close();
+      removeDir(dir);
+    }
+  }, 30_000);
 });
 
 describe('a first start that crashed before raft bootstrapped', () => {
