@@ -151,6 +151,8 @@ function normalise(s: string): string {
       .replace(/\/tmp\/[^\s"]+/g, 'PATH')
       .replace(/\b[0-9a-f]{16}\b/g, 'ID')
       .replace(/\b[0-9a-f]{13,15}\b/g, 'ID')
+      // etcdctl prints ids with %16x: a shorter id is padded with spaces.
+      .replace(/ +ID\b/g, ' ID')
       .replace(/"(cluster_id|member_id|ID|leader)":\d+/g, '"$1":ID')
       .replace(
         /"(raft_term|raft_index|raftIndex|raft_applied_index|dbSize|dbSizeInUse)":\d+/g,
