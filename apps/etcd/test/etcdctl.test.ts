@@ -56,11 +56,11 @@ const STEPS: Step[] = [
   },
   { args: ['txn'], stdin: 'mod("zoo") > "0"\n\nget zoo\n\nput never x\n\n' },
   { args: ['txn'], stdin: 'value("foo") = "nope"\n\nput a 1\n\nput b 2\n\n' },
-  { args: ['watch', 'foo', '--rev', '1'], timeoutMs: 1500 },
-  { args: ['watch', 'fo', '--prefix', '--rev', '2', '--prev-kv'], timeoutMs: 1500 },
+  { args: ['watch', 'foo', '--rev', '1'], timeoutMs: 3000 },
+  { args: ['watch', 'fo', '--prefix', '--rev', '2', '--prev-kv'], timeoutMs: 3000 },
   {
     args: ['watch', 'w'],
-    timeoutMs: 2500,
+    timeoutMs: 5000,
     during: [
       ['put', 'w', '1'],
       ['del', 'w'],
@@ -79,7 +79,7 @@ const STEPS: Step[] = [
   { args: ['compaction', '1000'] },
   { args: ['compaction', '--physical', '6'] },
   { args: ['get', 'foo', '--rev', '2'] },
-  { args: ['watch', 'foo', '--rev', '2'], timeoutMs: 1500 },
+  { args: ['watch', 'foo', '--rev', '2'], timeoutMs: 3000 },
   { args: ['snapshot', 'save', 'SNAPSHOT'] },
   { args: ['move-leader', '1234'] },
   { args: ['member', 'remove', '1234'] },
@@ -193,7 +193,7 @@ async function runAll(endpoint: string, dir: string): Promise<string[]> {
       timeoutMs: step.timeoutMs,
     });
     if (step.during !== undefined) {
-      await new Promise((r) => setTimeout(r, 700));
+      await new Promise((r) => setTimeout(r, 2000));
       for (const d of step.during) await run(REAL_ETCDCTL_BIN, [...base, ...d]);
     }
     const r = await p;
