@@ -3,6 +3,7 @@ import { type AuthInfo, type AuthStore, ROOT_USER } from '@etcd-ts/auth';
 import type { Lessor } from '@etcd-ts/lease';
 import type { Metadata } from '@grpc/grpc-js';
 import type { AuthApplier } from './apply.js';
+import { Errors } from './errors.js';
 
 type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
 
@@ -29,8 +30,16 @@ export async function authInfoFromCall(
   const token = call.metadata.get('token')[0] ?? call.metadata.get('authorization')[0];
   // A simple token names the raft index that issued it; a member that has not applied
   // that far yet waits, but not forever (a forged index would hold the call open).
-  if (token !== undefined)
-    return store.authInfoFromToken(String(token), AbortSignal.timeout(timeoutMs));
+  if (token !== undefined) {
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await store.authInfoFromToken(String(token), signal);
+    } catch (err) {
+      // Not applied that far in time: the token cannot be checked, so it is not valid.
+      if (signal.aborted) throw Errors.invalidAuthToken();
+      throw err;
+    }
+  }
   const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
   return store.authInfoFromTLS(Array.isArray(cn) ? cn[0] : cn);
 }

@@ -266,12 +266,12 @@ export class EtcdServer {
     const alarms = new AlarmStore(backend);
     // Simple tokens carry the raft index of their Authenticate entry; a request presenting
     // one waits until this member has applied that far.
-    let waitApplied: (index: number) => Promise<void> = async () => {};
+    let waitApplied: (index: number, signal?: AbortSignal) => Promise<void> = async () => {};
     const authStore = new AuthStore({
       backend,
       tokenProvider: newTokenProvider(cfg.authToken, {
         simpleTokenTtlMs: cfg.authTokenTtl * 1000,
-        indexWaiter: (index) => waitApplied(index),
+        indexWaiter: (index, signal) => waitApplied(index, signal),
         logger: lg,
       }),
       bcryptCost: cfg.bcryptCost,
@@ -428,7 +428,7 @@ export class EtcdServer {
       appliedIndex,
       appliedTerm,
     });
-    waitApplied = (index) => s.waitApplied(index);
+    waitApplied = (index, signal) => s.waitApplied(index, signal);
     s.run(electionTick);
     return s;
   }
@@ -952,10 +952,26 @@ export class EtcdServer {
     }
   }
 
-  /** Resolves once the applied index reaches `index`. */
-  waitApplied(index: number): Promise<void> {
+  /** Resolves once the applied index reaches `index`; rejects if `signal` aborts first. */
+  waitApplied(index: number, signal?: AbortSignal): Promise<void> {
     if (index <= this.appliedIndex) return Promise.resolve();
-    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const w = {
+        index,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const i = this.appliedWaiters.indexOf(w);
+        if (i >= 0) this.appliedWaiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.appliedWaiters.push(w);
+    });
   }
 
   // ---- state for the services ----
