@@ -227,6 +227,10 @@ describe('tokens', () => {
         code: 3,
         details: 'etcdserver: user name is empty',
       });
+      // A forged simple token naming a raft index far ahead is not waited on forever.
+      await expect(
+        call(kv.range, kv, P.RangeRequest.fromPartial({ key: b('k') }), 'abcdefghijklmnop.999999'),
+      ).rejects.toMatchObject({ code: 16, details: 'etcdserver: invalid auth token' });
       // Changing the password invalidates the user's tokens.
       await call(
         auth.userChangePassword,
