@@ -136,6 +136,10 @@ const STEPS: Step[] = [
   { args: ['--user', 'root:rootpw', 'user', 'delete', 'root'] },
   { args: ['--user', 'root:rootpw', 'auth', 'disable'] },
   { args: ['user', 'delete', 'alice'] },
+  { args: ['user', 'get', 'alice'] },
+  { args: ['user', 'list'] },
+  { args: ['role', 'delete', 'reader'] },
+  { args: ['role', 'list'] },
   { args: ['get', 'foo'] },
 ];
 
