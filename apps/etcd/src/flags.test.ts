@@ -97,5 +97,6 @@ describe('flags', () => {
     expect(() => cfg(['--initial-cluster', 'bad'])).toThrow(/name=peer-url/);
     expect(() => cfg(['--unsafe-no-fsync=maybe'])).toThrow(/invalid boolean value/);
     expect(() => cfg(['--bcrypt-cost', '3'])).toThrow(/between 4 and 31/);
+    expect(() => cfg(['--listen-client-urls', 'unix://sock:1'])).toThrow(/only http and https/);
   });
 });

@@ -417,6 +417,11 @@ export function toEmbedConfig(f: FlagValues): EmbedConfig {
     throw new FlagError((err as Error).message);
   }
   const listenClientUrls = urls('listen-client-urls', f['listen-client-urls']!);
+  for (const u of listenClientUrls)
+    if (!u.startsWith('http://') && !u.startsWith('https://'))
+      throw new FlagError(
+        `--listen-client-urls: only http and https are supported by etcd-ts: ${u}`,
+      );
   const certFile = f['cert-file']!;
   const keyFile = f['key-file']!;
   if ((certFile === '') !== (keyFile === ''))
