@@ -116,4 +116,48 @@ describe('npm etcd3 client', () => {
       'acct/b': '30',
     });
   });
+
+  it('manages users and roles and enforces their permissions once auth is on', async () => {
+    const root = await client.user('root').create('rootpw');
+    await root.addRole('root');
+    const reader = await client.role('reader').create();
+    await reader.grant({ permission: 'Read', range: client.range({ prefix: 'shared/' }) });
+    const alice = await client.user('alice').create('alicepw');
+    await alice.addRole('reader');
+    expect((await client.getUsers()).map((u) => u.name).sort()).toEqual(['alice', 'root']);
+    // The root role is implicit: granting it does not create it, so it is not listed.
+    expect((await client.getRoles()).map((r) => r.name).sort()).toEqual(['reader']);
+    expect((await alice.roles()).map((r) => r.name)).toEqual(['reader']);
+    await client.put('shared/doc').value('v1');
+
+    const rootClient = new Etcd3({
+      hosts: etcd.clientUrl,
+      auth: { username: 'root', password: 'rootpw' },
+    });
+    const aliceClient = new Etcd3({
+      hosts: etcd.clientUrl,
+      auth: { username: 'alice', password: 'alicepw' },
+    });
+    try {
+      await client.auth.authEnable({});
+      expect(await aliceClient.get('shared/doc').string()).toBe('v1');
+      await expect(aliceClient.put('shared/doc').value('v2')).rejects.toThrow(/permission denied/);
+      await expect(aliceClient.get('private').string()).rejects.toThrow(/permission denied/);
+      const wrong = new Etcd3({
+        hosts: etcd.clientUrl,
+        auth: { username: 'alice', password: 'nope' },
+      });
+      await expect(wrong.get('shared/doc').string()).rejects.toThrow(/authentication failed/);
+      wrong.close();
+      await rootClient.put('shared/doc').value('v3');
+      expect(await aliceClient.get('shared/doc').string()).toBe('v3');
+    } finally {
+      await rootClient.auth.authDisable({});
+      rootClient.close();
+      aliceClient.close();
+    }
+    await client.user('alice').delete();
+    await client.role('reader').delete();
+    expect((await client.getUsers()).map((u) => u.name)).toEqual(['root']);
+  });
 });
