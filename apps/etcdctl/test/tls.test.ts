@@ -1,7 +1,13 @@
 import { rm } from 'node:fs/promises';
-import { type EtcdProcess, freePort, realEtcdAvailable, startEtcd } from '@etcd-ts/testing';
+import {
+  type EtcdProcess,
+  freePort,
+  makeCerts,
+  realEtcdAvailable,
+  startEtcd,
+  type TestCerts,
+} from '@etcd-ts/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCerts, type TestCerts } from './certs.js';
 import { Normaliser, OUR_ETCDCTL, REAL_ETCDCTL_BIN, runCtl } from './twin.js';
 
 describe.skipIf(!realEtcdAvailable() || !realEtcdAvailable(REAL_ETCDCTL_BIN))(

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { type EtcdProcess, freePort, startEtcd } from '@etcd-ts/testing';
+import { type EtcdProcess, freePort, makeCerts, startEtcd, type TestCerts } from '@etcd-ts/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ErrDeadlineExceeded } from '../src/index.js';
-import { makeCerts, type TestCerts } from './certs.js';
 import { haveEtcd, text } from './etcd.js';
 
 describe.skipIf(!haveEtcd)('TLS against a real etcd', () => {

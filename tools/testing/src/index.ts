@@ -1,3 +1,4 @@
+export { makeCerts, type TestCerts } from './certs.js';
 export {
   type EtcdProcess,
   type EtcdProcessOptions,
