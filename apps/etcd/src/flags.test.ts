@@ -98,5 +98,18 @@ describe('flags', () => {
     expect(() => cfg(['--unsafe-no-fsync=maybe'])).toThrow(/invalid boolean value/);
     expect(() => cfg(['--bcrypt-cost', '3'])).toThrow(/between 4 and 31/);
     expect(() => cfg(['--listen-client-urls', 'unix://sock:1'])).toThrow(/only http and https/);
+    expect(() => cfg(['--experimental-watch-progress-notify-interval', '10'])).toThrow(
+      /invalid duration/,
+    );
+    expect(() => cfg(['--experimental-watch-progress-notify-interval', '0'])).toThrow(
+      /greater than 0/,
+    );
+  });
+
+  it('takes the watch progress notification interval as a Go duration', () => {
+    expect(cfg([]).watchProgressNotifyIntervalMs).toBe(10 * 60 * 1000);
+    expect(
+      cfg(['--experimental-watch-progress-notify-interval=1.5s']).watchProgressNotifyIntervalMs,
+    ).toBe(1500);
   });
 });

@@ -11,6 +11,7 @@ import {
   DEFAULT_SNAPSHOT_COUNT,
   defaultServerConfig,
   type EmbedConfig,
+  parseGoDuration,
   parseInitialCluster,
   parseRetention,
 } from '@etcd-ts/server';
@@ -225,6 +226,12 @@ const FLAGS: FlagSpec[] = [
     help: 'Specify bcrypt algorithm cost factor for auth password hashing.',
   },
   {
+    name: 'experimental-watch-progress-notify-interval',
+    kind: 'string',
+    default: '10m0s',
+    help: 'Duration of periodic watch progress notifications.',
+  },
+  {
     name: 'unsafe-no-fsync',
     kind: 'bool',
     default: 'false',
@@ -431,6 +438,18 @@ export function toEmbedConfig(f: FlagValues): EmbedConfig {
       throw new FlagError(
         `TLS key/cert (--cert-file, --key-file) must be provided for client url ${u} with HTTPS scheme`,
       );
+  let watchProgressNotifyIntervalMs: number;
+  try {
+    watchProgressNotifyIntervalMs = parseGoDuration(
+      f['experimental-watch-progress-notify-interval']!,
+    );
+  } catch (err) {
+    throw new FlagError(
+      `invalid value ${JSON.stringify(f['experimental-watch-progress-notify-interval'])} for flag -experimental-watch-progress-notify-interval: ${(err as Error).message}`,
+    );
+  }
+  if (!(watchProgressNotifyIntervalMs > 0))
+    throw new FlagError('--experimental-watch-progress-notify-interval must be greater than 0');
   const maxRequestBytes = uint('max-request-bytes', f['max-request-bytes']!);
   if (maxRequestBytes === 0) throw new FlagError('--max-request-bytes must be greater than 0');
   return {
@@ -456,6 +475,7 @@ export function toEmbedConfig(f: FlagValues): EmbedConfig {
       authToken: f['auth-token']!,
       authTokenTtl: uint('auth-token-ttl', f['auth-token-ttl']!),
       bcryptCost: bcryptCost(f['bcrypt-cost']!),
+      watchProgressNotifyIntervalMs,
     }),
     listenClientUrls,
     clientTls:

@@ -64,6 +64,11 @@ export interface ServerConfig {
   authTokenTtl: number;
   /** etcd's --bcrypt-cost. */
   bcryptCost: number;
+  /**
+   * How often watchers that asked for progress notifications get one (etcd's
+   * --experimental-watch-progress-notify-interval, 10 minutes by default).
+   */
+  watchProgressNotifyIntervalMs: number;
   /** Backend batch commit interval (ms) and operation limit. */
   backendBatchInterval: number;
   backendBatchLimit: number;
@@ -96,12 +101,16 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     authToken: 'simple',
     authTokenTtl: 300,
     bcryptCost: 10,
+    watchProgressNotifyIntervalMs: PROGRESS_REPORT_INTERVAL_MS,
     backendBatchInterval: 100,
     backendBatchLimit: 10_000,
     logger: silentLogger,
     ...overrides,
   };
 }
+
+/** etcd's default progressReportInterval: how often watchers that asked for it get progress. */
+export const PROGRESS_REPORT_INTERVAL_MS = 10 * 60 * 1000;
 
 /** etcd's request timeout: 5 s plus twice the election timeout. */
 export function requestTimeoutMs(cfg: Pick<ServerConfig, 'electionMs'>): number {

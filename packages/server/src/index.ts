@@ -2,6 +2,9 @@
  * @etcd-ts/server: an etcd member — bootstrap and restart from a data dir, the raft loop
  * (WAL, snapshots, apply), proposals and linearizable reads, and etcd's v3 gRPC services.
  */
+
+/** Go's duration syntax (`10m0s`, `1.5h`, `300ms`), for etcd's duration flags. */
+export { parseGoDuration } from '@etcd-ts/auth';
 export { AlarmStore, alarmString } from './alarms.js';
 export type { ApplyResult, AuthApplier, LeaseApplier } from './apply.js';
 export { authApplier, authInfoFromCall, type CallIdentity, rootHeader } from './auth.js';
@@ -28,7 +31,7 @@ export { type KVAuthorizer, kvService } from './grpc/kv.js';
 export { leaseService } from './grpc/lease.js';
 export { maintenanceService, SNAPSHOT_SEND_BUFFER_BYTES } from './grpc/maintenance.js';
 export { unary } from './grpc/util.js';
-export { PROGRESS_REPORT_INTERVAL_MS, type WatchAuthorizer, watchService } from './grpc/watch.js';
+export { type WatchAuthorizer, watchService } from './grpc/watch.js';
 export { computeClusterId, computeMemberId, hexToId, idToHex, RequestIdGenerator } from './ids.js';
 export { leaseApplier } from './lease.js';
 export {

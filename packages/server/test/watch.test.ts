@@ -40,7 +40,7 @@ function open(m: Member): {
 describe('Watch service', () => {
   let m: Member;
   beforeAll(async () => {
-    m = await startMember({ maxRequestBytes: 4096 });
+    m = await startMember({ maxRequestBytes: 4096, watchProgressNotifyIntervalMs: 200 });
   });
   afterAll(async () => {
     await m.close();
@@ -85,6 +85,23 @@ describe('Watch service', () => {
     const progress = await w.next((r) => r.watchId === -1);
     expect(progress.events).toEqual([]);
     expect(progress.header!.revision).toBeGreaterThan(0);
+    w.s.end();
+  });
+
+  it('sends periodic progress notifications only to watchers that asked for them', async () => {
+    const w = open(m);
+    w.s.write(
+      P.WatchRequest.fromPartial({ createRequest: { key: b('quiet'), progressNotify: true } }),
+    );
+    const created = await w.next((r) => r.created);
+    w.s.write(P.WatchRequest.fromPartial({ createRequest: { key: b('silent') } }));
+    const other = await w.next((r) => r.created);
+    const last = await put('elsewhere', 'x');
+    // Within a few intervals (200 ms here) an empty response reports the watcher's progress.
+    const progress = await w.next((r) => !r.created && r.events.length === 0 && !r.canceled);
+    expect(progress.watchId).toBe(created.watchId);
+    expect(progress.header!.revision).toBeGreaterThanOrEqual(last.header!.revision);
+    expect(progress.watchId).not.toBe(other.watchId);
     w.s.end();
   });
 

@@ -6,8 +6,6 @@ import type { EtcdServer } from '../server.js';
 type WatchRequest = etcdserverpb.WatchRequest;
 type WatchResponse = etcdserverpb.WatchResponse;
 
-/** etcd's progressReportInterval: how often watchers that asked for it get progress. */
-export const PROGRESS_REPORT_INTERVAL_MS = 10 * 60 * 1000;
 /** Retry period of a stream-wide progress request while some watcher is catching up. */
 const PROGRESS_RETRY_MS = 100;
 
@@ -58,7 +56,7 @@ class ServerWatchStream {
     this.call.on('cancelled', () => this.close());
     this.progressTimer = setInterval(() => {
       for (const id of this.progress) this.ws.requestProgress(id);
-    }, PROGRESS_REPORT_INTERVAL_MS);
+    }, this.s.cfg.watchProgressNotifyIntervalMs);
     this.progressTimer.unref();
     void this.sendLoop();
   }
