@@ -1,3 +1,4 @@
+import { parseGoDuration } from '@etcd-ts/auth';
 import type { AutoCompactionMode, Logger } from './config.js';
 
 /** What the compactor needs from the server. */
@@ -26,19 +27,17 @@ export function parseRetention(mode: AutoCompactionMode, retention: string): num
     return Number(r);
   }
   if (/^\d+(\.\d+)?$/.test(r)) return Math.round(Number(r) * HOUR_MS);
-  const re = /(\d+(?:\.\d+)?)(h|ms|m|s)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(r); m !== null; m = re.exec(r)) {
-    const n = Number(m[1]);
-    total += m[2] === 'h' ? n * HOUR_MS : m[2] === 'm' ? n * 60_000 : m[2] === 's' ? n * 1000 : n;
-    pos = re.lastIndex;
+  let ms: number;
+  try {
+    ms = parseGoDuration(r);
+  } catch {
+    ms = -1;
   }
-  if (pos !== r.length || r.length === 0)
+  if (!(ms >= 0))
     throw new Error(
       `invalid auto-compaction-retention ${JSON.stringify(retention)}: expected a duration like 1h or 30m, or hours`,
     );
-  return Math.round(total);
+  return Math.round(ms);
 }
 
 /**
