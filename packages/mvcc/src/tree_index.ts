@@ -1,4 +1,5 @@
 import sortedBtree from 'sorted-btree';
+import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { KeyIndex, type KeyIndexGet } from './key_index.js';
 
 // sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands us
@@ -6,6 +7,8 @@ import { KeyIndex, type KeyIndexGet } from './key_index.js';
 type BTreeClass = typeof sortedBtree.default;
 /** New keys wait at most this many inserts before joining the tree. */
 const PENDING_LIMIT = 4096;
+/** Entries per B+ tree node. */
+const NODE_SIZE = 64;
 
 const BTree: BTreeClass =
   (sortedBtree as unknown as { default?: BTreeClass }).default ??
@@ -28,7 +31,7 @@ export interface IndexHit extends KeyIndexGet {
  */
 export class TreeIndex {
   /** Key order, for ranges. */
-  private readonly tree = new BTree<string, KeyIndex>(undefined, compareBinary, 64);
+  private tree = new BTree<string, KeyIndex>(undefined, compareBinary, NODE_SIZE);
   /**
    * The same entries hashed, for single-key lookups (every put and most reads): one hash
    * of the key instead of ~20 string comparisons down the tree. Bounds the index to V8's
@@ -110,11 +113,13 @@ export class TreeIndex {
   endBulkLoad(): void {
     if (!this.bulk) return;
     this.bulk = false;
-    // Binary strings sort by code unit, which is byte order.
-    const all = [...this.byKey.values()].sort((a, b) =>
-      a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
-    );
-    for (const ki of all) this.tree.set(ki.key, ki);
+    // The default sort compares strings natively by UTF-16 code unit, which on binary
+    // strings is byte order: twice as fast as sorting the KeyIndexes with a comparator.
+    const keys = [...this.byKey.keys()].sort();
+    const values = new Array<KeyIndex>(keys.length);
+    for (let i = 0; i < keys.length; i++) values[i] = this.byKey.get(keys[i]!)!;
+    // Built bottom-up from the sorted keys, leaves 80% full to leave room for new keys.
+    this.tree = bulkLoad<string, KeyIndex>(keys, values, NODE_SIZE, compareBinary);
   }
 
   /** Calls fn for each KeyIndex with key in the range, in key order, until it returns false. */
