@@ -82,11 +82,13 @@ export interface BatchTx extends ReadTx {
   createBucket(bucket: string): void;
   put(bucket: string, key: Uint8Array, value: Uint8Array): void;
   /**
-   * Like `put`, but hands `value` to the batch without copying it (etcd's UnsafeSeqPut,
-   * meant for the key bucket's ever-increasing revisions): the caller must not change it.
-   * `key` may be given as a binary string (one char per byte), saving a conversion.
+   * A put of a key that sorts after every key written to the bucket in this batch (etcd's
+   * UnsafeSeqPut, meant for the key bucket's ever-increasing revisions): key and value are
+   * copied into the batch's byte arenas, allocating nothing per write, and reads of older
+   * keys skip the batch with one comparison. Any key is accepted; one out of order costs
+   * what `put` costs. `key` may also be a binary string (one char per byte).
    */
-  seqPut(bucket: string, key: Uint8Array | string, value: Buffer): void;
+  seqPut(bucket: string, key: Uint8Array | string, value: Uint8Array): void;
   delete(bucket: string, key: Uint8Array): void;
   /** Operations waiting to be committed. */
   readonly pending: number;
@@ -201,19 +203,19 @@ export class Backend implements BatchTx {
     this.assertOpen();
     this.db(bucket, true);
     // Copy: the caller may reuse its buffers, and the write lives until the commit.
-    this.buffer.put(bucket, toBinaryString(key), Buffer.from(value));
+    this.buffer.put(bucket, key, Buffer.from(value));
   }
 
-  seqPut(bucket: string, key: Uint8Array | string, value: Buffer): void {
+  seqPut(bucket: string, key: Uint8Array | string, value: Uint8Array): void {
     this.assertOpen();
     this.db(bucket, true);
-    this.buffer.put(bucket, typeof key === 'string' ? key : toBinaryString(key), value);
+    this.buffer.seqPut(bucket, typeof key === 'string' ? fromBinaryString(key) : key, value);
   }
 
   delete(bucket: string, key: Uint8Array): void {
     this.assertOpen();
     this.db(bucket, true);
-    this.buffer.delete(bucket, toBinaryString(key));
+    this.buffer.delete(bucket, key);
   }
 
   // ---- ReadTx ----
@@ -222,7 +224,7 @@ export class Backend implements BatchTx {
     this.assertOpen();
     const writes = this.buffer.bucket(bucket);
     if (writes !== undefined) {
-      const v = writes.get(toBinaryString(key));
+      const v = writes.get(key);
       if (v !== undefined) return v === null ? undefined : Buffer.from(v);
     }
     const db = this.db(bucket, false);
@@ -234,7 +236,7 @@ export class Backend implements BatchTx {
     this.assertOpen();
     const writes = this.buffer.bucket(bucket);
     if (writes !== undefined) {
-      const v = writes.get(toBinaryString(key));
+      const v = writes.get(key);
       if (v !== undefined) return v === null ? undefined : v;
     }
     const db = this.db(bucket, false);
@@ -270,11 +272,7 @@ export class Backend implements BatchTx {
     const db = this.db(bucket, false);
     const startKey = start === undefined ? Buffer.alloc(0) : asBuffer(start);
     const endKey = end === undefined || end.byteLength === 0 ? undefined : asBuffer(end);
-    const buffered = this.buffer.rangeOf(
-      bucket,
-      toBinaryString(startKey),
-      endKey === undefined ? undefined : toBinaryString(endKey),
-    );
+    const buffered = this.buffer.rangeOf(bucket, startKey, endKey);
     if (db === undefined) {
       for (const [k, v] of buffered) if (v !== null && fn(k, v) === false) return;
       return;
@@ -346,9 +344,8 @@ export class Backend implements BatchTx {
         const last = lastKey(db);
         if (last === undefined) appendFrom = 0;
         else {
-          const lastStr = toBinaryString(last);
           for (let i = writes.length - 1; i >= 0; i--) {
-            if (writes[i]![0] <= lastStr) {
+            if (Buffer.compare(writes[i]![0], last) <= 0) {
               appendFrom = i + 1;
               break;
             }
@@ -356,8 +353,7 @@ export class Backend implements BatchTx {
           }
         }
         for (let i = 0; i < writes.length; i++) {
-          const [k, v] = writes[i]!;
-          const key = fromBinaryString(k);
+          const [key, v] = writes[i]!;
           if (v === null) db.removeSync(key);
           else if (i >= appendFrom) db.putSync(key, v, { append: true });
           else db.putSync(key, v);

@@ -38,27 +38,55 @@ export class KeyIndex implements Generation {
   ver = 0;
   createdMain = 0;
   createdSub = 0;
-  revs: number[] = NO_REVS;
   past: Generation[] | undefined = undefined;
+  /**
+   * The current generation's revisions. Most keys hold a single one (a million-key store
+   * rebuilt after compaction is nearly all such keys), kept inline in oneMain/oneSub; only
+   * from the second revision on do they live in `more` (every pair, oldest first). This
+   * spares two heap objects per key, which the garbage collector would otherwise copy and
+   * mark. oneMain 0 with no `more` means the generation is empty (revisions start at 1).
+   */
+  private oneMain = 0;
+  private oneSub = 0;
+  private more: number[] | undefined = undefined;
 
   constructor(key: string) {
     this.key = key;
   }
 
+  /** The current generation's revisions as flat pairs (a fresh array for a single one). */
+  get revs(): number[] {
+    if (this.more !== undefined) return this.more;
+    return this.oneMain === 0 ? NO_REVS : [this.oneMain, this.oneSub];
+  }
+
+  set revs(r: number[]) {
+    if (r.length === 2) {
+      this.oneMain = r[0]!;
+      this.oneSub = r[1]!;
+      this.more = undefined;
+    } else {
+      this.oneMain = 0;
+      this.oneSub = 0;
+      this.more = r.length === 0 ? undefined : r;
+    }
+  }
+
   /** Whether the key has no live revision (its current generation is empty). */
   get deleted(): boolean {
-    return this.revs.length === 0;
+    return this.more === undefined && this.oneMain === 0;
   }
 
   /** No generation holds any revision: the index may forget the key. */
   isEmpty(): boolean {
-    return this.revs.length === 0 && (this.past === undefined || this.past.length === 0);
+    return this.deleted && (this.past === undefined || this.past.length === 0);
   }
 
   /** The revision of the last modification (put or tombstone), or [0, 0]. */
   modified(): [number, number] {
-    const r = this.revs;
-    if (r.length > 0) return [r[r.length - 2]!, r[r.length - 1]!];
+    const m = this.more;
+    if (m !== undefined) return [m[m.length - 2]!, m[m.length - 1]!];
+    if (this.oneMain !== 0) return [this.oneMain, this.oneSub];
     const past = this.past;
     if (past !== undefined && past.length > 0) {
       const pr = past[past.length - 1]!.revs;
@@ -69,23 +97,41 @@ export class KeyIndex implements Generation {
 
   /** Records a put at main.sub, which must be newer than every revision the key has. */
   put(main: number, sub: number): void {
-    const [mMain, mSub] = this.modified();
+    const m = this.more;
+    // The newest revision the key has, without allocating (modified() would).
+    let mMain = 0;
+    let mSub = 0;
+    if (m !== undefined) {
+      mMain = m[m.length - 2]!;
+      mSub = m[m.length - 1]!;
+    } else if (this.oneMain !== 0) {
+      mMain = this.oneMain;
+      mSub = this.oneSub;
+    } else if (this.past !== undefined && this.past.length > 0) {
+      [mMain, mSub] = this.modified();
+    }
     if (!revGreater(main, sub, mMain, mSub)) {
       throw new Error(
         `mvcc: 'put' with an unexpected smaller revision ${main}.${sub} (modified ${mMain}.${mSub})`,
       );
     }
-    const r = this.revs;
-    if (r.length === 0) {
+    if (m !== undefined) {
+      if (m.length < 16) {
+        // Exact-size copies while short: push would over-allocate the backing store.
+        this.more = [...m, main, sub];
+      } else {
+        m.push(main, sub);
+      }
+    } else if (this.oneMain !== 0) {
+      this.more = [this.oneMain, this.oneSub, main, sub];
+      this.oneMain = 0;
+      this.oneSub = 0;
+    } else {
       this.createdMain = main;
       this.createdSub = sub;
       this.ver = 0;
-      this.revs = [main, sub];
-    } else if (r.length < 16) {
-      // Exact-size copies while short: push would over-allocate the backing store.
-      this.revs = [...r, main, sub];
-    } else {
-      r.push(main, sub);
+      this.oneMain = main;
+      this.oneSub = sub;
     }
     this.ver++;
   }
@@ -99,13 +145,14 @@ export class KeyIndex implements Generation {
     this.createdMain = createdMain;
     this.createdSub = 0;
     this.ver = ver;
-    this.revs = [modMain, modSub];
+    this.oneMain = modMain;
+    this.oneSub = modSub;
   }
 
   /** Records a delete at main.sub: the tombstone closes the current generation. */
   tombstone(main: number, sub: number): void {
     if (this.isEmpty()) throw new Error(`mvcc: 'tombstone' got an unexpected empty keyIndex`);
-    if (this.revs.length === 0) throw new RevisionNotFoundError();
+    if (this.deleted) throw new RevisionNotFoundError();
     this.put(main, sub);
     const closed: Generation = {
       ver: this.ver,
@@ -127,11 +174,21 @@ export class KeyIndex implements Generation {
    */
   get(atRev: number): KeyIndexGet | undefined {
     // Fast path: reading the current generation at or after its last change.
-    const r = this.revs;
-    if (r.length > 0 && r[r.length - 2]! <= atRev) {
+    const r = this.more;
+    if (r !== undefined) {
+      if (r[r.length - 2]! <= atRev) {
+        return {
+          modMain: r[r.length - 2]!,
+          modSub: r[r.length - 1]!,
+          createdMain: this.createdMain,
+          createdSub: this.createdSub,
+          ver: this.ver,
+        };
+      }
+    } else if (this.oneMain !== 0 && this.oneMain <= atRev) {
       return {
-        modMain: r[r.length - 2]!,
-        modSub: r[r.length - 1]!,
+        modMain: this.oneMain,
+        modSub: this.oneSub,
         createdMain: this.createdMain,
         createdSub: this.createdSub,
         ver: this.ver,

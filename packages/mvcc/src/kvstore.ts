@@ -348,11 +348,8 @@ export class KVStore {
     const sub = changes.length;
     // The encoded bytes are the change: events decode views of them only when needed.
     const enc = encodeKeyValueParts(key, value, created, rev, ver + 1, lease);
-    this.backend.seqPut(
-      KEY_BUCKET,
-      writeRevBytes(rev, sub, this.revScratch).toString('latin1'),
-      enc,
-    );
+    // The backend copies key and value into its batch arenas: the scratch is reusable.
+    this.backend.seqPut(KEY_BUCKET, writeRevBytes(rev, sub, this.revScratch), enc);
     if (ki === undefined) {
       const fresh = new KeyIndex(k);
       fresh.put(rev, sub);
