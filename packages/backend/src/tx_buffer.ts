@@ -255,7 +255,7 @@ function owned(value: Uint8Array | null, borrowed: boolean): BufferedValue {
 /** Byte order of `key` against arena[start, end): negative, zero or positive. */
 function compareAt(key: Uint8Array, arena: Uint8Array, start: number, end: number): number {
   const len = end - start;
-  const n = key.length < len ? key.length : len;
+  const n = Math.min(key.length, len);
   for (let i = 0; i < n; i++) {
     const d = key[i]! - arena[start + i]!;
     if (d !== 0) return d;
