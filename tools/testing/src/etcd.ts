@@ -5,10 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 
-/** Where Debian's `etcd-server` package installs the etcd 3.4 binary. */
-export const REAL_ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
-/** Where Debian's `etcd-client` package installs etcdctl 3.4. */
-export const REAL_ETCDCTL_BIN = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
+/** Where Debian's `etcd-server` package installs the etcd 3.4 binary, whatever ETCD_BIN says. */
+export const DEBIAN_ETCD_BIN = '/usr/bin/etcd';
+/** Where Debian's `etcd-client` package installs etcdctl 3.4, whatever ETCDCTL_BIN says. */
+export const DEBIAN_ETCDCTL_BIN = '/usr/bin/etcdctl';
+/**
+ * The etcd the suites start: ETCD_BIN when set (client3's suite runs a second time with it
+ * pointing at apps/etcd), otherwise Debian's etcd 3.4.
+ */
+export const REAL_ETCD_BIN = process.env.ETCD_BIN ?? DEBIAN_ETCD_BIN;
+/** The etcdctl the suites run: ETCDCTL_BIN when set, otherwise Debian's etcdctl 3.4. */
+export const REAL_ETCDCTL_BIN = process.env.ETCDCTL_BIN ?? DEBIAN_ETCDCTL_BIN;
 
 /** True when this run is CI, where a missing reference binary is a failure, not a skip. */
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';

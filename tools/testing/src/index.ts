@@ -1,5 +1,7 @@
 export { makeCerts, type TestCerts } from './certs.js';
 export {
+  DEBIAN_ETCD_BIN,
+  DEBIAN_ETCDCTL_BIN,
   type EtcdProcess,
   type EtcdProcessOptions,
   inCI,
