@@ -353,7 +353,7 @@ export class KVStore {
     if (ki === undefined) {
       const fresh = new KeyIndex(k);
       fresh.put(rev, sub);
-      this.index.insert(fresh);
+      this.index.insertNew(fresh);
     } else {
       ki.put(rev, sub);
     }
@@ -614,7 +614,7 @@ export class KVStore {
     } else if (!tomb) {
       const fresh = new KeyIndex(key);
       fresh.restore(f.createRevision, r.main, r.sub, f.version);
-      this.index.insert(fresh);
+      this.index.insertNew(fresh);
     }
     if (!tomb && f.lease !== 0n) keyToLease.set(key, f.lease);
     else if (keyToLease.size > 0) keyToLease.delete(key);

@@ -58,7 +58,7 @@ export class TreeIndex {
     let ki = this.byKey.get(key);
     if (ki === undefined) {
       ki = new KeyIndex(key);
-      this.insert(ki);
+      this.insertNew(ki);
     }
     ki.put(main, sub);
   }
@@ -72,13 +72,17 @@ export class TreeIndex {
 
   /** Adds a KeyIndex for a key not indexed yet. */
   insert(ki: KeyIndex): void {
-    if (this.bulk) {
-      // The rebuild looked the key up just before: it is not there.
-      this.byKey.set(ki.key, ki);
-      return;
-    }
     if (this.byKey.has(ki.key)) throw new Error('mvcc: key indexed twice');
+    this.insertNew(ki);
+  }
+
+  /**
+   * Adds a KeyIndex for a key the caller has just looked up and not found (saving the
+   * second hash probe of `insert`, a cache miss in a million-key map).
+   */
+  insertNew(ki: KeyIndex): void {
     this.byKey.set(ki.key, ki);
+    if (this.bulk) return;
     // New keys reach the tree in sorted batches: inserting in key order walks one hot path
     // down the tree instead of a cold one per key (about 3x cheaper at a million keys).
     this.pending.push(ki.key);
