@@ -216,7 +216,8 @@ export function decodeKeyValue(buf: Uint8Array, copy = true): KeyValue {
         const start = r.pos;
         // Positive ids below 2^53 (every id etcd's lessor hands out) stay off BigInt's path
         // until the end.
-        if (buf[start]! < 0x80) kv.lease = BigInt(buf[r.pos++]!);
+        if (buf[start] === 0) r.pos++;
+        else if (buf[start]! < 0x80) kv.lease = BigInt(buf[r.pos++]!);
         else kv.lease = r.bigVarint();
         break;
       }

@@ -72,6 +72,18 @@ export class KeyIndex implements Generation {
     }
   }
 
+  /** Main part of the current generation's newest revision; 0 when the key is deleted. */
+  get lastMain(): number {
+    const m = this.more;
+    return m === undefined ? this.oneMain : m[m.length - 2]!;
+  }
+
+  /** Sub part of the current generation's newest revision. */
+  get lastSub(): number {
+    const m = this.more;
+    return m === undefined ? this.oneSub : m[m.length - 1]!;
+  }
+
   /** Whether the key has no live revision (its current generation is empty). */
   get deleted(): boolean {
     return this.more === undefined && this.oneMain === 0;

@@ -287,24 +287,30 @@ export class KVStore {
     key: Uint8Array,
     rangeEnd: Uint8Array | undefined,
     curRev: number,
-    opts: RangeOptions = {},
+    opts?: RangeOptions,
   ): RangeResult {
-    let rev = opts.rev ?? 0;
+    let rev = opts?.rev ?? 0;
     if (rev > curRev) throw new FutureRevError();
     if (rev <= 0) rev = curRev;
     if (rev < this.compactMainRev) throw new CompactedError();
     const k = toBinary(key);
     const end = rangeEndToIndex(rangeEnd);
-    if (opts.count === true) {
+    if (opts?.count === true) {
       return { kvs: [], rev: curRev, count: this.index.countRevisions(k, end, rev) };
     }
     if (end === undefined) {
-      // One key: no intermediate arrays.
-      const g = this.index.get(k, rev);
+      // One key: no intermediate objects when it is read at or after its last change.
+      const ki = this.index.keyIndex(k);
+      if (ki === undefined) return { kvs: [], rev: curRev, count: 0 };
+      const main = ki.lastMain;
+      if (main !== 0 && main <= rev) {
+        return { kvs: [this.readRevision(main, ki.lastSub)], rev: curRev, count: 1 };
+      }
+      const g = ki.get(rev);
       if (g === undefined) return { kvs: [], rev: curRev, count: 0 };
       return { kvs: [this.readRevision(g.modMain, g.modSub)], rev: curRev, count: 1 };
     }
-    const { hits, total } = this.index.revisions(k, end, rev, opts.limit ?? 0);
+    const { hits, total } = this.index.revisions(k, end, rev, opts?.limit ?? 0);
     const kvs = new Array<KeyValue>(hits.length);
     for (let i = 0; i < hits.length; i++)
       kvs[i] = this.readRevision(hits[i]!.modMain, hits[i]!.modSub);
