@@ -96,6 +96,26 @@ describe('KVStore', () => {
     expect(lessor.log).toEqual(['attach 7 k', 'detach 7 k', 'attach 8 k', 'detach 8 k']);
   });
 
+  it('restores a key whose lease the lessor no longer has, logging a warning', async () => {
+    const be = t.backend();
+    const st = new KVStore(be, { lessor: new FakeLessor() });
+    st.put(b('k'), b('v'), 9n);
+    await st.close();
+    const warnings: string[] = [];
+    const strict = new FakeLessor();
+    strict.attach = (id) => {
+      throw new Error(`lease ${id} not found`);
+    };
+    const logger = {
+      info: () => {},
+      warn: (_o: object, msg: string) => warnings.push(msg),
+      error: () => {},
+    };
+    const st2 = new KVStore(be, { lessor: strict, logger });
+    expect(s(st2.range(b('k')).kvs[0]!.value)).toBe('v');
+    expect(warnings).toEqual(['failed to attach a lease']);
+  });
+
   it('refuses a leased put without a lessor and changes nothing', () => {
     const st = new KVStore(t.backend());
     expect(() => st.put(b('k'), b('v'), 5n)).toThrow(/no lessor/);

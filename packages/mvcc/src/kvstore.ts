@@ -569,7 +569,18 @@ export class KVStore {
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
     if (scheduled <= this.compactMainRev) scheduled = 0;
     if (this.lessor !== undefined) {
-      for (const [key, lease] of keyToLease) this.lessor.attach(lease, fromBinary(key));
+      for (const [key, lease] of keyToLease) {
+        try {
+          this.lessor.attach(lease, fromBinary(key));
+        } catch (err) {
+          // As etcd: a key whose lease is gone (say, revoked after the last backend commit
+          // that held the key) is still restored; the lessor's own recovery decides its fate.
+          this.logger.warn(
+            { err, 'lease-id': lease.toString(16), key: fromBinary(key).toString() },
+            'failed to attach a lease',
+          );
+        }
+      }
     } else if (keyToLease.size > 0) {
       throw new Error('mvcc: no lessor to attach lease');
     }
