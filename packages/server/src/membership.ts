@@ -209,6 +209,40 @@ export class RaftCluster {
     this.backend.unlock();
   }
 
+  /**
+   * Replaces the membership (memory and the members / members_removed buckets) with
+   * `m`: a data dir made by `etcdctl snapshot restore` holds the old cluster's members in
+   * its backend, while the restore's raft snapshot names the new cluster's, which win (as
+   * etcd 3.4 recovers membership from that snapshot's v2 store).
+   */
+  resetTo(m: V2Membership): void {
+    const be = this.backend!;
+    const stale: Buffer[] = [];
+    const staleRemoved: Buffer[] = [];
+    be.forEach(MEMBERS_BUCKET, (k) => {
+      stale.push(Buffer.from(k));
+      return true;
+    });
+    be.forEach(MEMBERS_REMOVED_BUCKET, (k) => {
+      staleRemoved.push(Buffer.from(k));
+      return true;
+    });
+    be.lock();
+    for (const k of stale) be.delete(MEMBERS_BUCKET, k);
+    for (const k of staleRemoved) be.delete(MEMBERS_REMOVED_BUCKET, k);
+    be.unlock();
+    this.members.clear();
+    this.removed.clear();
+    for (const member of m.members) this.addMember({ ...member }, true);
+    for (const id of m.removed) {
+      this.removed.add(id);
+      be.lock();
+      be.put(MEMBERS_REMOVED_BUCKET, Buffer.from(idToHex(id)), Buffer.from('removed'));
+      be.unlock();
+    }
+    if (m.version !== undefined) this.setVersion(m.version, true);
+  }
+
   /** A JSON picture of the membership for raft snapshots (read by humans and dump tools). */
   snapshotData(): Uint8Array {
     const members = this.sortedMembers().map(memberToJson).join(',');
@@ -216,4 +250,56 @@ export class RaftCluster {
       `{"members":[${members}],"clusterVersion":${JSON.stringify(this.version ?? '')}}`,
     );
   }
+}
+
+/** The membership an etcd v2 store (a raft snapshot's data in etcd 3.4) records. */
+export interface V2Membership {
+  members: Member[];
+  removed: bigint[];
+  version: string | undefined;
+}
+
+interface V2Node {
+  Value?: string;
+  Children?: Record<string, V2Node> | null;
+}
+
+/**
+ * Reads the membership from etcd's v2 store JSON — what etcd 3.4 keeps as a raft
+ * snapshot's data, and what `etcdctl snapshot restore` writes into member/snap/*.snap:
+ * /0/members/<hex id>/raftAttributes ({peerURLs, isLearner}) and .../attributes ({name,
+ * clientURLs}), /0/removed_members/<hex id>, /0/version. Undefined when `data` is not a
+ * v2 store (etcd-ts's own snapshots carry a different picture).
+ */
+export function membershipFromV2Store(data: Uint8Array): V2Membership | undefined {
+  let store: { Root?: V2Node };
+  try {
+    store = JSON.parse(Buffer.from(data).toString('utf8')) as { Root?: V2Node };
+  } catch {
+    return undefined;
+  }
+  if (typeof store !== 'object' || store === null || typeof store.Root !== 'object')
+    return undefined;
+  const cluster = store.Root.Children?.['0'];
+  const members: Member[] = [];
+  for (const [hex, node] of Object.entries(cluster?.Children?.members?.Children ?? {})) {
+    const raw = node.Children?.raftAttributes?.Value;
+    if (raw === undefined) continue;
+    const raft = JSON.parse(raw) as { peerURLs?: string[]; isLearner?: boolean };
+    const attrsRaw = node.Children?.attributes?.Value;
+    const attrs =
+      attrsRaw === undefined
+        ? {}
+        : (JSON.parse(attrsRaw) as { name?: string; clientURLs?: string[] });
+    members.push({
+      id: hexToId(hex),
+      name: attrs.name ?? '',
+      peerUrls: raft.peerURLs ?? [],
+      clientUrls: attrs.clientURLs ?? [],
+      isLearner: raft.isLearner ?? false,
+    });
+  }
+  const removed = Object.keys(cluster?.Children?.removed_members?.Children ?? {}).map(hexToId);
+  const version = cluster?.Children?.version?.Value;
+  return { members, removed, version: version === '' ? undefined : version };
 }

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import { AuthStore, newTokenProvider } from '@etcd-ts/auth';
-import { Backend, BackendQuota, costPut, LEASE_OVERHEAD_BYTES } from '@etcd-ts/backend';
+import {
+  Backend,
+  BackendQuota,
+  costPut,
+  importBoltDb,
+  isBoltFile,
+  LEASE_OVERHEAD_BYTES,
+} from '@etcd-ts/backend';
 import { Lessor, minLeaseTTL } from '@etcd-ts/lease';
 import { WatchableStore } from '@etcd-ts/mvcc';
 import {
@@ -46,7 +53,13 @@ import {
 import { Errors, EtcdServerError } from './errors.js';
 import { idToHex, RequestIdGenerator } from './ids.js';
 import { leaseApplier } from './lease.js';
-import { type Member, memberFromJson, memberToJson, RaftCluster } from './membership.js';
+import {
+  type Member,
+  memberFromJson,
+  membershipFromV2Store,
+  memberToJson,
+  RaftCluster,
+} from './membership.js';
 import { Wait } from './wait.js';
 
 type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
@@ -245,8 +258,18 @@ export class EtcdServer {
       },
       'starting an etcd server',
     );
+    const dbPath = path.join(snapDir, 'db');
+    if (isBoltFile(dbPath)) {
+      // A data dir from etcd itself or from `etcdctl snapshot restore`: its backend is a
+      // bbolt file, converted once (crash-safe) into ours with every byte kept.
+      const imported = await importBoltDb({ path: dbPath, noSync: cfg.unsafeNoFsync });
+      lg.info(
+        { path: dbPath, buckets: imported.buckets, entries: imported.entries },
+        'imported bbolt backend',
+      );
+    }
     const backend = Backend.open({
-      path: path.join(snapDir, 'db'),
+      path: dbPath,
       batchInterval: cfg.backendBatchInterval,
       batchLimit: cfg.backendBatchLimit,
       noSync: cfg.unsafeNoFsync,
@@ -344,6 +367,20 @@ export class EtcdServer {
           appliedIndex = snap.metadata.index;
           appliedTerm = snap.metadata.term;
           const ci = kv.consistentIndex().index;
+          // etcd 3.4 keeps membership in the snapshot's v2 store; a restored data dir's
+          // backend still names the old cluster's members, so the snapshot wins whenever
+          // the backend holds nothing newer than it.
+          const v2 = membershipFromV2Store(snap.data);
+          if (v2 !== undefined && ci <= snap.metadata.index) {
+            cluster.resetTo(v2);
+            lg.info(
+              {
+                'snapshot-index': snap.metadata.index,
+                members: v2.members.map((m) => idToHex(m.id)),
+              },
+              'recovered membership from the snapshot',
+            );
+          }
           if (ci < snap.metadata.index)
             lg.warn(
               { 'consistent-index': ci, 'snapshot-index': snap.metadata.index },

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
+import { BoltReader } from '@etcd-ts/bbolt';
 import { WAL } from '@etcd-ts/wal';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,7 +160,9 @@ describe('a single member in process', () => {
       st.on('error', reject);
     });
     const all = Buffer.concat(chunks);
-    expect(all.length % 512).toBe(32);
+    // etcd's format: a bbolt file (magic at offset 16, whole pages) then its sha256.
+    expect(all.length % 4096).toBe(32);
+    expect(all.readUInt32LE(16)).toBe(0xed0cdaed);
     const body = all.subarray(0, all.length - 32);
     expect(
       createHash('sha256')
@@ -167,7 +170,12 @@ describe('a single member in process', () => {
         .digest()
         .equals(all.subarray(all.length - 32)),
     ).toBe(true);
-    expect(body.subarray(0, 8).toString()).toBe('ETCDTSB1');
+    const db = BoltReader.fromBytes(body);
+    expect(db.check()).toEqual([]);
+    expect([...db.buckets()].map((x) => Buffer.from(x.name).toString())).toEqual(
+      expect.arrayContaining(['key', 'meta', 'members', 'lease', 'auth', 'alarm', 'cluster']),
+    );
+    expect(db.size).toBe(body.length);
     // The temporary file is gone.
     expect(readdirSync(join(m.dir, 'member', 'snap')).filter((f) => f.endsWith('.tmp'))).toEqual(
       [],

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
-import { nativeSnapshotFormat, type SnapshotFormat } from '@etcd-ts/backend';
+import { boltSnapshotFormat, type SnapshotFormat } from '@etcd-ts/backend';
 import { NONE } from '@etcd-ts/raft';
 import { type ServerWritableStream, type ServiceError, status as Status } from '@grpc/grpc-js';
 import { alarmString } from '../alarms.js';
@@ -13,15 +13,12 @@ import { unary } from './util.js';
 
 /** etcd's snapshotSendBufferSize: the blob size of each Snapshot response. */
 export const SNAPSHOT_SEND_BUFFER_BYTES = 32 * 1024;
-/** etcdctl accepts a snapshot when its size is a multiple of this plus the sha256 (32). */
-const SNAPSHOT_ALIGN = 512;
-
 /**
- * Writes the snapshot the backend produces in `format` to a temporary file next to the
- * data (a consistent read of every bucket; memory stays bounded by one chunk), zero-padded
- * to a multiple of 512 bytes: etcdctl's `snapshot save` recognises a snapshot followed by
- * its sha256 by size % 512 == 32 (a bbolt file is always page-aligned). Returns its path
- * and size; the caller removes it.
+ * Writes the snapshot the backend produces in `format` (etcd's bbolt file by default) to a
+ * temporary file next to the data: a consistent read of every bucket, memory bounded by a
+ * chunk, and the read transaction released as soon as the file is written rather than
+ * held for as long as a slow client reads. Returns its path and size (which the responses'
+ * remaining_bytes count down from); the caller removes it.
  */
 async function writeSnapshotFile(
   s: EtcdServer,
@@ -39,11 +36,6 @@ async function writeSnapshotFile(
     for await (const chunk of s.backend.snapshot().chunks(format)) {
       await fh.write(chunk);
       size += chunk.length;
-    }
-    const pad = (SNAPSHOT_ALIGN - (size % SNAPSHOT_ALIGN)) % SNAPSHOT_ALIGN;
-    if (pad > 0) {
-      await fh.write(new Uint8Array(pad));
-      size += pad;
     }
   } catch (err) {
     await fh.close();
@@ -64,7 +56,8 @@ export function maintenanceService(
     requireRoot?: (md: import('@grpc/grpc-js').Metadata) => Promise<void>;
   } = {},
 ): etcdserverpb.MaintenanceServer {
-  const format = opts.snapshotFormat ?? nativeSnapshotFormat;
+  // etcd's format: a bbolt file then its sha256, which etcdctl checks and strips.
+  const format = opts.snapshotFormat ?? boltSnapshotFormat;
   const root = async (md: import('@grpc/grpc-js').Metadata) => {
     if (opts.requireRoot !== undefined) await opts.requireRoot(md);
   };
