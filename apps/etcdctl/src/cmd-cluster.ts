@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrPermissionDenied } from '@etcd-ts/client3';
-import { BoltDB, readAll, writeBolt } from './bbolt.js';
+import { BoltReader, bucketsOf, writeBoltFile } from './boltfile.js';
 import { type CommandSpec, group, leaf, parseInt64 } from './command.js';
 import type { Context } from './context.js';
 import { errorText } from './context.js';
@@ -54,7 +54,6 @@ async function endpointsOf(ctx: Context, cluster: boolean): Promise<string[]> {
  */
 async function defragDataDir(ctx: Context, dataDir: string): Promise<void> {
   const dbPath = join(dataDir, 'member', 'snap', 'db');
-  const db = await readFile(dbPath);
   const locked = (wait: boolean) =>
     new Promise<boolean>((resolve) => {
       const p = spawn('flock', [wait ? '-x' : '-xn', dbPath, 'true'], { stdio: 'ignore' });
@@ -67,10 +66,13 @@ async function defragDataDir(ctx: Context, dataDir: string): Promise<void> {
     );
     await locked(true);
   }
-  const source = new BoltDB(db);
-  const compacted = writeBolt(readAll(source), source.meta.pageSize);
+  const source = BoltReader.open(dbPath);
   const tmp = `${dbPath}.defrag`;
-  await writeFile(tmp, compacted, { mode: 0o600 });
+  try {
+    writeBoltFile(tmp, bucketsOf(source), source.pageSize);
+  } finally {
+    source.close();
+  }
   await rename(tmp, dbPath);
 }
 

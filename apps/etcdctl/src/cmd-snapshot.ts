@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { BoltDB, BoltError } from './bbolt.js';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { BoltError, BoltReader } from '@etcd-ts/bbolt';
+import { crc32c } from '@node-rs/crc32';
 import { type CommandSpec, group, leaf } from './command.js';
 import type { Context } from './context.js';
 import type { DBStatus } from './display.js';
@@ -9,28 +10,7 @@ import { CliError, ExitCode, fail } from './errors.js';
 import { humanizeBytes } from './gofmt.js';
 import { restoreSnapshot } from './restore.js';
 
-/** CRC-32 with the Castagnoli polynomial, as Go's crc32.MakeTable(crc32.Castagnoli). */
-const CASTAGNOLI = (() => {
-  const table = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    table[i] = c >>> 0;
-  }
-  return table;
-})();
-
-class Crc32c {
-  private crc = 0xffffffff;
-  update(bytes: Uint8Array): void {
-    let c = this.crc;
-    for (const b of bytes) c = CASTAGNOLI[(c ^ b) & 0xff]! ^ (c >>> 8);
-    this.crc = c;
-  }
-  digest(): number {
-    return (this.crc ^ 0xffffffff) >>> 0;
-  }
-}
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length);
 
 /** etcd's `snapshot status`: a hash over every bucket, the newest revision, keys and size. */
 export async function snapshotStatus(path: string): Promise<DBStatus> {
@@ -39,21 +19,34 @@ export async function snapshotStatus(path: string): Promise<DBStatus> {
   } catch {
     throw new CliError(ExitCode.Error, `stat ${path}: no such file or directory`);
   }
-  const db = new BoltDB(await readFile(path));
-  const h = new Crc32c();
-  let revision = 0;
-  let totalKey = 0;
-  for (const bucket of db.buckets()) {
-    h.update(bucket.name);
-    const isKey = bucket.name.toString('latin1') === 'key';
-    for (const { key, value } of bucket.entries()) {
-      h.update(key);
-      h.update(value);
-      if (isKey && key.length >= 8) revision = Number(key.readBigUInt64BE(0));
-      totalKey++;
+  const db = BoltReader.open(path);
+  try {
+    // etcdctl runs bbolt's consistency check first and refuses a damaged file.
+    const problems = db.check();
+    if (problems.length > 0)
+      throw new CliError(
+        ExitCode.Error,
+        `snapshot file integrity check failed. ${problems.length} errors found.\n${problems.join('\n')}`,
+      );
+    // CRC-32C over every bucket's name, then its keys and values, in order.
+    let hash = 0;
+    let revision = 0;
+    let totalKey = 0;
+    for (const bucket of db.buckets()) {
+      hash = crc32c(Buffer.from(bucket.name), hash);
+      const isKey = Buffer.from(bucket.name).toString('latin1') === 'key';
+      for (const { key, value, bucket: nested } of bucket.entries()) {
+        hash = crc32c(asBuffer(key), hash);
+        // bbolt's ForEach hands a nested bucket's value as nil: only its key is hashed.
+        if (!nested) hash = crc32c(asBuffer(value), hash);
+        if (isKey && key.length >= 8) revision = Number(asBuffer(key).readBigUInt64BE(0));
+        totalKey++;
+      }
     }
+    return { hash: hash >>> 0, revision, totalKey, totalSize: db.size };
+  } finally {
+    db.close();
   }
-  return { hash: h.digest(), revision, totalKey, totalSize: db.size };
 }
 
 function log(

@@ -2,7 +2,6 @@
  * @etcd-ts/etcdctl: the etcdctl command line, as a function (the `etcdctl` executable
  * calls `main`), plus the pieces other tools reuse.
  */
-export { BoltDB, BoltError } from './bbolt.js';
 export { snapshotStatus } from './cmd-snapshot.js';
 export { ExitCode } from './errors.js';
 export { buildProgram, main } from './main.js';

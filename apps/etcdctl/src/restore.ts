@@ -5,28 +5,13 @@
 // ConfChangeAddNode entry per member, the hard state and the snapshot marker. etcd
 // starts from it as a new cluster holding the snapshot's keys.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BoltDB, readAll, writeBolt } from './bbolt.js';
+import { type BoltBucketInput, BoltReader } from '@etcd-ts/bbolt';
+import { crc32c } from '@node-rs/crc32';
+import { writeBoltFile } from './boltfile.js';
 import { CliError, ExitCode } from './errors.js';
-
-/** CRC-32C (Castagnoli), updatable as Go's crc32.Update. */
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32c(prev: number, bytes: Uint8Array): number {
-  let c = (prev ^ 0xffffffff) >>> 0;
-  for (const b of bytes) c = TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 // --- a minimal protobuf writer for the few raft/wal/snap messages written here ---
 
@@ -74,7 +59,7 @@ class WalWriter {
   private readonly frames: Buffer[] = [];
 
   record(type: number, data?: Uint8Array): void {
-    if (data !== undefined) this.crc = crc32c(this.crc, data);
+    if (data !== undefined) this.crc = crc32c(Buffer.from(data), this.crc);
     const rec = new Proto().uint(1, type).uint(2, this.crc);
     if (data !== undefined) rec.bytes(3, data);
     const body = rec.finish();
@@ -89,6 +74,36 @@ class WalWriter {
   bytes(): Buffer {
     return Buffer.concat(this.frames);
   }
+}
+
+/** Go's %v of a byte slice: `[1 2 3]`. */
+function goBytes(b: Uint8Array): string {
+  return `[${[...b].join(' ')}]`;
+}
+
+/**
+ * The meta bucket's pairs with consistent_index (and term, which etcd 3.5 also keeps) set:
+ * the new raft log's entries, all covered by the snapshot, are then not applied again.
+ */
+function withApplyPosition(
+  pairs: [Uint8Array, Uint8Array][],
+  index: number,
+  term: number,
+): [Uint8Array, Uint8Array][] {
+  const u64 = (v: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(v));
+    return b;
+  };
+  const set = new Map<string, Uint8Array>([
+    ['consistent_index', u64(index)],
+    ['term', u64(term)],
+  ]);
+  const out = pairs
+    .filter(([k]) => !set.has(Buffer.from(k).toString('latin1')))
+    .map(([k, v]) => [Uint8Array.from(k), Uint8Array.from(v)] as [Uint8Array, Uint8Array]);
+  for (const [k, v] of set) out.push([Buffer.from(k, 'latin1'), v]);
+  return out.sort((a, b) => Buffer.compare(a[0], b[0]));
 }
 
 export interface RestoreOptions {
@@ -213,50 +228,55 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<void> {
 
   // The database: verify and drop the sha256 trailer, then set the consistent index so
   // the new raft log's entries (all covered by the snapshot) are not applied again.
-  let db = await readFile(o.snapshotPath);
-  const hasHash = db.length % 512 === 32;
-  if (hasHash) {
-    const body = db.subarray(0, db.length - 32);
-    if (
-      !o.skipHashCheck &&
-      !createHash('sha256')
-        .update(body)
-        .digest()
-        .equals(db.subarray(db.length - 32))
-    ) {
-      throw new CliError(
-        ExitCode.Error,
-        'expected sha256 [..], got [..]: snapshot file integrity check failed',
-      );
+  const size = (await stat(o.snapshotPath)).size;
+  // etcd's hasChecksum: a bbolt file is whole pages, so 32 bytes over a 512 multiple are the sha256.
+  const hasHash = size % 512 === 32;
+  if (hasHash && !o.skipHashCheck) {
+    const fh = await open(o.snapshotPath, 'r');
+    const want = Buffer.alloc(32);
+    await fh.read(want, 0, 32, size - 32);
+    await fh.close();
+    const sha = createHash('sha256');
+    for await (const chunk of createReadStream(o.snapshotPath, { end: size - 33 }))
+      sha.update(chunk);
+    const got = sha.digest();
+    if (!got.equals(want)) {
+      throw new CliError(ExitCode.Error, `expected sha256 ${goBytes(want)}, got ${goBytes(got)}`);
     }
-    db = body;
-  } else if (!o.skipHashCheck) {
+  } else if (!hasHash && !o.skipHashCheck) {
     throw new CliError(ExitCode.Error, 'snapshot missing hash but --skip-hash-check=false');
   }
-  const source = new BoltDB(db);
-  const buckets = readAll(source);
+  // The snapshot read page by page (the trailer lies past the last page, unread), written
+  // out again with the meta bucket's consistent index set to the number of members.
+  const source = BoltReader.open(o.snapshotPath);
   const commit = members.length;
   const term = 1;
-  let meta = buckets.find((b) => b.name.toString() === 'meta');
-  if (meta === undefined) {
-    meta = { name: Buffer.from('meta'), entries: [] };
-    buckets.push(meta);
+  try {
+    const buckets: BoltBucketInput[] = [];
+    let sawMeta = false;
+    for (const b of source.buckets()) {
+      const name = Uint8Array.from(b.name);
+      if (Buffer.from(name).toString('latin1') !== 'meta') {
+        buckets.push({ name, sequence: b.sequence, entries: () => b.pairs() });
+        continue;
+      }
+      sawMeta = true;
+      buckets.push({
+        name,
+        sequence: b.sequence,
+        entries: () => withApplyPosition([...b.pairs()], commit, term),
+      });
+    }
+    if (!sawMeta)
+      buckets.push({
+        name: Buffer.from('meta'),
+        entries: () => withApplyPosition([], commit, term),
+      });
+    await mkdir(snapDir, { recursive: true, mode: 0o700 });
+    writeBoltFile(join(snapDir, 'db'), buckets, source.pageSize);
+  } finally {
+    source.close();
   }
-  const u64 = (v: number) => {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt(v));
-    return b;
-  };
-  const setMeta = (key: string, value: Buffer) => {
-    const k = Buffer.from(key);
-    meta!.entries = meta!.entries.filter((e) => !e.key.equals(k));
-    meta!.entries.push({ key: k, value });
-    meta!.entries.sort((a, b) => Buffer.compare(a.key, b.key));
-  };
-  setMeta('consistent_index', u64(commit));
-  setMeta('term', u64(term));
-  await mkdir(snapDir, { recursive: true, mode: 0o700 });
-  await writeFile(join(snapDir, 'db'), writeBolt(buckets, source.meta.pageSize), { mode: 0o600 });
 
   // The WAL: metadata, the members as conf changes, the hard state, the snapshot marker.
   const wal = new WalWriter();
@@ -297,7 +317,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<void> {
   confState.uint(5, 0);
   const metadata = new Proto().bytes(1, confState.finish()).uint(2, commit).uint(3, term).finish();
   const raftSnap = new Proto().bytes(1, v2Store(members)).bytes(2, metadata).finish();
-  const snapFile = new Proto().uint(1, crc32c(0, raftSnap)).bytes(2, raftSnap).finish();
+  const snapFile = new Proto().uint(1, crc32c(raftSnap, 0)).bytes(2, raftSnap).finish();
   const hex16 = (n: number) => n.toString(16).padStart(16, '0');
   await writeFile(join(snapDir, `${hex16(term)}-${hex16(commit)}.snap`), snapFile, { mode: 0o644 });
   o.log('restored snapshot', {

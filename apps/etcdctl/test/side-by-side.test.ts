@@ -572,6 +572,11 @@ describe.skipIf(!haveEtcd)('etcdctl prints what the real etcdctl 3.4 prints', ()
         .join('\n');
     expect(flagLines(r.ours.stderr)).toBe(flagLines(r.real.stderr));
     expect(r.ours.stdout).toBe(r.real.stdout);
+    // --debug also logs the gRPC client's connectivity, as Go's grpclog at verbosity 4.
+    expect(r.real.stderr).toMatch(/Connectivity change to READY/);
+    expect(r.ours.stderr).toMatch(/connectivity_state \| .* -> READY/);
+    const quiet = await both(['get', 'foo']);
+    expect(quiet.ours.stderr).not.toMatch(/connectivity_state/);
   });
   it('lock and elect print the holder key', async () => {
     const run = (bin: string, ep: string, args: string[]) =>
