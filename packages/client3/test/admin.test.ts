@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Client,
@@ -54,6 +55,8 @@ describe.skipIf(!haveEtcd)('cluster, maintenance and auth against a real etcd', 
     // A bbolt file (magic 0xED0CDAED at offset 16) followed by a 32-byte sha256.
     expect(snapshot.readUInt32LE(16)).toBe(0xed0cdaed);
     expect(snapshot.length % 4096).toBe(32);
+    const body = snapshot.subarray(0, snapshot.length - 32);
+    expect(createHash('sha256').update(body).digest().equals(snapshot.subarray(-32))).toBe(true);
     await f.client.maintenance.moveLeader(status.leader).catch(() => undefined);
   });
 
