@@ -32,6 +32,7 @@ export {
   KVStore,
   type LeaseLinker,
   META_BUCKET,
+  PARALLEL_RESTORE_BYTES,
   type RangeOptions,
   type RangeResult,
   rangeEndToIndex,

@@ -1,3 +1,9 @@
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from 'node:worker_threads';
 import type { Backend, BackendLogger } from '@etcd-ts/backend';
 import { noopLogger } from '@etcd-ts/backend';
 import { crc32c } from '@node-rs/crc32';
@@ -9,6 +15,7 @@ import {
 } from './codec.js';
 import { CompactedError, FutureRevError, StoreClosedError } from './errors.js';
 import { KeyIndex } from './key_index.js';
+import type { RestoreOrderReply } from './restore_order.js';
 import {
   bytesToRev,
   isTombstone,
@@ -33,6 +40,20 @@ export const DEFAULT_COMPACTION_BATCH_LIMIT = 1000;
 export const DEFAULT_COMPACTION_SLEEP_INTERVAL_MS = 10;
 /** Entries read per chunk while rebuilding the index on open. */
 const RESTORE_CHUNK = 10_000;
+/**
+ * Backends at least this large rebuild the index with a second thread computing the key
+ * order (see restore_order.ts); below it, starting the thread costs more than it saves.
+ */
+export const PARALLEL_RESTORE_BYTES = 64 * 1024 * 1024;
+/** The rebuild waits for the ordering thread at least this long before sorting by itself. */
+const RESTORE_ORDER_MIN_WAIT_MS = 10_000;
+
+/** The ordering thread of a rebuild in progress. */
+interface RestoreOrderJob {
+  worker: Worker;
+  port: MessagePort;
+  done: Int32Array;
+}
 
 /**
  * How mvcc reaches the lessor without importing it (etcd's lease.Lessor as mvcc uses it):
@@ -54,6 +75,11 @@ export interface StoreConfig {
   compactionBatchLimit?: number;
   /** Pause between compaction batches (ms), so writes interleave with a long compaction. */
   compactionSleepInterval?: number;
+  /**
+   * Rebuild the index with a second thread ordering the keys when the backend is at least
+   * this many bytes (default PARALLEL_RESTORE_BYTES; Infinity: never).
+   */
+  parallelRestoreBytes?: number;
 }
 
 export interface RangeOptions {
@@ -134,6 +160,7 @@ export class KVStore {
   private readonly lessor: LeaseLinker | undefined;
   private readonly compactionBatchLimit: number;
   private readonly compactionSleepInterval: number;
+  private readonly parallelRestoreBytes: number;
   private currentRev = 1;
   private compactMainRev = -1;
   private consistentIdx = 0;
@@ -151,7 +178,7 @@ export class KVStore {
   private restoreArrayBuffer: ArrayBufferLike | undefined;
   private restoreView: Buffer | undefined;
   /** Keys/second of the last index rebuild, for logs and benchmarks. */
-  restoreStats = { keys: 0, revisions: 0, ms: 0 };
+  restoreStats = { keys: 0, revisions: 0, ms: 0, orderedByThread: false };
 
   constructor(backend: Backend, config: StoreConfig = {}) {
     this.backend = backend;
@@ -160,6 +187,7 @@ export class KVStore {
     this.compactionBatchLimit = config.compactionBatchLimit ?? DEFAULT_COMPACTION_BATCH_LIMIT;
     this.compactionSleepInterval =
       config.compactionSleepInterval ?? DEFAULT_COMPACTION_SLEEP_INTERVAL_MS;
+    this.parallelRestoreBytes = config.parallelRestoreBytes ?? PARALLEL_RESTORE_BYTES;
     this.attach(backend);
     this.restore();
   }
@@ -544,6 +572,8 @@ export class KVStore {
 
     const keyToLease = new Map<string, bigint>();
     let revisions = 0;
+    const orderJob = this.startRestoreOrder();
+    this.restoreCreated = [];
     this.index.beginBulkLoad();
     let from: Buffer = revToBytes(0, 0);
     for (;;) {
@@ -564,7 +594,12 @@ export class KVStore {
       const r = bytesToRev(lastKey);
       from = revToBytes(r.main, r.sub + 1);
     }
-    this.index.endBulkLoad();
+    const created = this.restoreCreated;
+    this.restoreCreated = undefined;
+    const scanMs = performance.now() - started;
+    const ordered =
+      orderJob !== undefined && this.finishRestoreOrder(orderJob, created, revisions, scanMs);
+    if (!ordered) this.index.endBulkLoad();
     // Revisions between the compact revision and the newest one may all be gone.
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
     if (scheduled <= this.compactMainRev) scheduled = 0;
@@ -585,13 +620,14 @@ export class KVStore {
       throw new Error('mvcc: no lessor to attach lease');
     }
     const ms = performance.now() - started;
-    this.restoreStats = { keys: this.index.size, revisions, ms };
+    this.restoreStats = { keys: this.index.size, revisions, ms, orderedByThread: ordered };
     this.logger.info(
       {
         keys: this.index.size,
         revisions,
         took: `${Math.round(ms)}ms`,
         'keys-per-second': Math.round((this.index.size / Math.max(ms, 1)) * 1000),
+        'ordered-by-thread': ordered,
         'current-revision': this.currentRev,
       },
       'restored mvcc index',
@@ -604,6 +640,92 @@ export class KVStore {
         this.logger.error({ err }, 'failed to resume scheduled compaction');
       });
     }
+  }
+
+  /** KeyIndexes in the order the rebuild created them (what the ordering thread numbers). */
+  private restoreCreated: KeyIndex[] | undefined;
+
+  /** Starts the ordering thread for a large backend; undefined when not worth it or failing. */
+  private startRestoreOrder(): RestoreOrderJob | undefined {
+    const be = this.backend;
+    if (be.size() < this.parallelRestoreBytes || be.pending > 0) return undefined;
+    try {
+      // Run from TypeScript sources (tests, benchmarks), the thread needs the same loader.
+      const fromSource = import.meta.url.endsWith('.ts');
+      const module = new URL(`./restore_order.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+      const { port1, port2 } = new MessageChannel();
+      const done = new SharedArrayBuffer(4);
+      // A loader script that reports a module that fails to load instead of leaving the
+      // rebuild waiting for an answer that never comes.
+      // A loader that raises the flag however the thread ends (a module that fails to load,
+      // an uncaught error, an exit), so the rebuild never waits for an answer not coming.
+      const loader = `
+        const { workerData } = require('node:worker_threads');
+        const { port, done } = workerData.restoreOrder;
+        const flag = new Int32Array(done);
+        const fail = (err) => {
+          if (Atomics.load(flag, 0) !== 0) return;
+          try { port.postMessage({ error: String(err) }); } catch {}
+          Atomics.store(flag, 0, 1);
+          Atomics.notify(flag, 0);
+        };
+        process.on('uncaughtException', fail);
+        process.on('exit', () => fail('exited'));
+        (workerData.fromSource
+          ? import('tsx/esm/api').then((tsx) => { tsx.register(); })
+          : Promise.resolve()
+        ).then(() => import(workerData.module)).catch(fail);`;
+      const worker = new Worker(loader, {
+        eval: true,
+        workerData: {
+          fromSource,
+          module: module.href,
+          restoreOrder: { path: be.path, bucket: KEY_BUCKET, port: port2, done },
+        },
+        transferList: [port2],
+      });
+      worker.unref();
+      return { worker, port: port1, done: new Int32Array(done) };
+    } catch (err) {
+      this.logger.warn({ err }, 'could not start the index ordering thread');
+      return undefined;
+    }
+  }
+
+  /**
+   * Waits for the ordering thread and bulk-loads the index in its order; false (and the
+   * caller sorts by itself) when it failed, timed out or saw a different bucket.
+   */
+  private finishRestoreOrder(
+    job: RestoreOrderJob,
+    created: KeyIndex[] | undefined,
+    revisions: number,
+    scanMs: number,
+  ): boolean {
+    // The thread does about the work of the scan just done; one that takes much longer is
+    // starved or stuck, and sorting here is cheaper than waiting for it.
+    const deadline = Date.now() + Math.max(RESTORE_ORDER_MIN_WAIT_MS, scanMs);
+    while (Atomics.load(job.done, 0) === 0 && Date.now() < deadline) {
+      Atomics.wait(job.done, 0, 0, 1000);
+    }
+    const reply = receiveMessageOnPort(job.port)?.message as RestoreOrderReply | undefined;
+    job.port.close();
+    void job.worker.terminate();
+    if (reply === undefined || 'error' in reply || created === undefined) {
+      this.logger.warn(
+        { error: reply !== undefined && 'error' in reply ? reply.error : 'no answer' },
+        'index ordering thread failed; sorting on the main thread',
+      );
+      return false;
+    }
+    if (reply.revisions !== revisions || reply.created !== created.length) return false;
+    const values = new Array<KeyIndex>(reply.order.length);
+    for (let i = 0; i < values.length; i++) {
+      const ki = created[reply.order[i]!];
+      if (ki === undefined) return false;
+      values[i] = ki;
+    }
+    return this.index.endBulkLoadInOrder(values);
   }
 
   private restoreEntry(k: Buffer, v: Uint8Array, keyToLease: Map<string, bigint>): void {
@@ -631,6 +753,7 @@ export class KVStore {
     } else if (!tomb) {
       const fresh = new KeyIndex(key);
       fresh.restore(f.createRevision, r.main, r.sub, f.version);
+      this.restoreCreated?.push(fresh);
       this.index.insertNew(fresh);
     }
     if (!tomb && f.lease !== 0n) keyToLease.set(key, f.lease);

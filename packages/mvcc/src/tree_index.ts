@@ -126,6 +126,26 @@ export class TreeIndex {
     this.tree = bulkLoad<string, KeyIndex>(keys, values, NODE_SIZE, compareBinary);
   }
 
+  /**
+   * Ends a bulk load with the KeyIndexes already in key order (computed elsewhere): the
+   * tree is built from them if they are exactly the indexed keys in strictly ascending
+   * order; otherwise nothing changes and false is returned (call endBulkLoad then).
+   */
+  endBulkLoadInOrder(sorted: KeyIndex[]): boolean {
+    if (!this.bulk || sorted.length !== this.byKey.size) return false;
+    const keys = new Array<string>(sorted.length);
+    for (let i = 0; i < sorted.length; i++) keys[i] = sorted[i]!.key;
+    try {
+      // bulkLoad checks the order, and a KeyIndex can only be in `sorted` once if the
+      // keys ascend strictly, so these are the indexed keys.
+      this.tree = bulkLoad<string, KeyIndex>(keys, sorted, NODE_SIZE, compareBinary);
+    } catch {
+      return false;
+    }
+    this.bulk = false;
+    return true;
+  }
+
   /** Calls fn for each KeyIndex with key in the range, in key order, until it returns false. */
   visit(key: string, end: string | undefined, fn: (ki: KeyIndex) => boolean | undefined): void {
     if (end === undefined) {
