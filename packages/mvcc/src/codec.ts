@@ -154,7 +154,10 @@ class Reader {
     const start = this.pos;
     this.pos = end;
     // Always Buffers, whatever the input: callers compare and print them.
-    const view = Buffer.from(this.buf.buffer, this.buf.byteOffset + start, n);
+    const b = this.buf;
+    const view = Buffer.isBuffer(b)
+      ? b.subarray(start, end)
+      : Buffer.from(b.buffer, b.byteOffset + start, n);
     return copy ? Buffer.from(view) : view;
   }
 
@@ -185,6 +188,13 @@ class Reader {
  * `buf` may be a transient view into the backend; without it they alias `buf`.
  */
 export function decodeKeyValue(buf: Uint8Array, copy = true): KeyValue {
+  if (copy) {
+    // One copy of the whole record, then views into it: cheaper than copying key and
+    // value apart (half the allocations), and the copy is ours, so views are safe.
+    const own = Buffer.allocUnsafe(buf.length);
+    own.set(buf);
+    return decodeKeyValue(own, false);
+  }
   const r = new Reader(buf);
   const kv: KeyValue = {
     key: EMPTY,
