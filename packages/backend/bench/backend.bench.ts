@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Backend } from '../src/index.js';
+import { Backend, boltSnapshotFormat } from '../src/index.js';
 
 const N = Number(process.env.BACKEND_BENCH_N ?? 500_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-bench-'));
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   rate('hash', N, m, 'entries/s');
   const chunks: number[] = [];
   const t0 = performance.now();
-  for await (const c of be.snapshot().chunks()) chunks.push(c.length);
+  for await (const c of be.snapshot().chunks(boltSnapshotFormat)) chunks.push(c.length);
   const ms = performance.now() - t0;
   const bytes = chunks.reduce((a, b) => a + b, 0);
   console.log(

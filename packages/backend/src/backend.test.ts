@@ -5,8 +5,6 @@ import { crc32c } from '@node-rs/crc32';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Backend, type BackendConfig } from './backend.js';
 import { BackendQuota, costPut, DEFAULT_QUOTA_BYTES } from './quota.js';
-import { restoreBackend } from './restore.js';
-import { SnapshotCorruptError } from './snapshot.js';
 
 let dir: string;
 const open: Backend[] = [];
@@ -170,56 +168,6 @@ describe('hash', () => {
     expect(other.hash()).toBe(h1);
     other.put('key', b('a'), b('changed'));
     expect(other.hash()).not.toBe(h1);
-  });
-});
-
-describe('snapshot', () => {
-  it('streams a consistent copy that restores to the same contents', async () => {
-    const be = openBackend();
-    for (let i = 0; i < 3000; i++)
-      be.put('key', b(`k${String(i).padStart(5, '0')}`), Buffer.alloc(100, i));
-    be.put('meta', b('m'), b('1'));
-    be.createBucket('auth');
-    const snap = be.snapshot();
-    // Written after the snapshot: not in it.
-    be.put('key', b('late'), b('x'));
-    be.forceCommit();
-    const chunks: Uint8Array[] = [];
-    for await (const c of snap.chunks()) chunks.push(c);
-    expect(chunks.length).toBeGreaterThan(1);
-    const target = path.join(dir, 'restored');
-    await restoreBackend({ path: target, noSync: true }, chunks);
-    const restored = Backend.open({ path: target, batchInterval: 0 });
-    open.push(restored);
-    expect(restored.bucketNames()).toEqual(['auth', 'key', 'meta']);
-    expect(restored.get('key', b('late'))).toBeUndefined();
-    expect(restored.range('key', b('')).keys).toHaveLength(3000);
-    be.delete('key', b('late'));
-    expect(restored.hash()).toBe(be.hash());
-  });
-
-  it('refuses a corrupt or truncated stream and leaves no file behind', async () => {
-    const be = openBackend();
-    be.put('key', b('a'), b('1'));
-    const chunks: Uint8Array[] = [];
-    for await (const c of be.snapshot().chunks()) chunks.push(c);
-    const whole = Buffer.concat(chunks);
-    const flipped = Buffer.from(whole);
-    flipped[12] = flipped[12]! ^ 0xff;
-    const target = path.join(dir, 'bad');
-    await expect(restoreBackend({ path: target }, [flipped])).rejects.toBeInstanceOf(
-      SnapshotCorruptError,
-    );
-    await expect(
-      restoreBackend({ path: target }, [whole.subarray(0, whole.length - 2)]),
-    ).rejects.toThrow(/truncated/);
-    expect(fs.existsSync(target)).toBe(false);
-    // Byte by byte is fine.
-    await restoreBackend(
-      { path: target },
-      [...whole].map((x) => Buffer.from([x])),
-    );
-    expect(fs.existsSync(target)).toBe(true);
   });
 });
 

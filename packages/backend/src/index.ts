@@ -29,13 +29,4 @@ export {
   MAX_QUOTA_BYTES,
   type SizedBackend,
 } from './quota.js';
-export { restoreBackend } from './restore.js';
-export {
-  BackendSnapshot,
-  nativeSnapshotFormat,
-  readNativeSnapshot,
-  SNAPSHOT_CHUNK_BYTES,
-  SnapshotCorruptError,
-  type SnapshotFormat,
-  type SnapshotRecord,
-} from './snapshot.js';
+export { BackendSnapshot, type SnapshotFormat } from './snapshot.js';

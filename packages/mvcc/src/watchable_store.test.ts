@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { mvccpb } from '@etcd-ts/api';
-import { Backend, restoreBackend } from '@etcd-ts/backend';
+import { Backend, boltSnapshotFormat, importBoltDb } from '@etcd-ts/backend';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { b, rng, s, TestDir, testSeed } from '../test/util.js';
 import {
@@ -169,9 +170,11 @@ describe('watch', () => {
     const src = new WatchableStore(other.backend());
     for (let i = 0; i < 8; i++) src.put(b(`k${i % 3}`), b(`${i}`));
     const chunks: Uint8Array[] = [];
-    for await (const c of other.backends[0]!.snapshot().chunks()) chunks.push(c);
+    // What a member receives: etcd's snapshot file, imported into a backend of its own.
+    for await (const c of other.backends[0]!.snapshot().chunks(boltSnapshotFormat)) chunks.push(c);
     const target = path.join(t.dir, 'snap-db');
-    await restoreBackend({ path: target, noSync: true }, chunks);
+    fs.writeFileSync(target, Buffer.concat(chunks));
+    await importBoltDb({ path: target, noSync: true });
     const fresh = Backend.open({ path: target, batchInterval: 0, noSync: true });
     st.put(b('mine'), b('x')); // rev 2 here, before the snapshot replaces everything
     const ws = st.newWatchStream();
