@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
-import { type EtcdProcess, startEtcd } from '@etcd-ts/testing';
+import { type EtcdProcess, rng, startEtcd } from '@etcd-ts/testing';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ETCD_TS_BIN } from './helpers.js';
@@ -10,18 +10,6 @@ import { ETCD_TS_BIN } from './helpers.js';
 const P = etcdserverpb;
 const SEED = Number(process.env.DURABILITY_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`durability test seed: ${SEED} (DURABILITY_SEED=${SEED} reproduces)`);
-
-/** mulberry32: a small seeded generator for the load's timing and keys. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ack {
   key: string;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Backend } from '@etcd-ts/backend';
+import { rng as mulberry32 } from '@etcd-ts/testing';
 import { describe, expect, it } from 'vitest';
 
 /** A real backend in a fresh temp dir; `reopen` closes it and opens the same file again. */
@@ -25,18 +26,6 @@ export class TempBackend {
   }
 }
 
-/** A seeded PRNG (mulberry32), so randomised tests can be replayed from their printed seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function seedFrom(envName: string): number {
   const fromEnv = process.env[envName];
   return fromEnv !== undefined ? Number(fromEnv) : Math.floor(Math.random() * 2 ** 31);
@@ -49,3 +38,5 @@ describe('test helpers', () => {
     expect([a(), a(), a()]).toEqual([b(), b(), b()]);
   });
 });
+
+export { mulberry32 };

@@ -1,17 +1,6 @@
+import { rng } from '@etcd-ts/testing';
 import { describe, expect, it } from 'vitest';
 import { TxBuffer } from './tx_buffer.js';
-
-/** A small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const key = (n: number) => Buffer.from(`k${String(n).padStart(4, '0')}`);
 const hex = (b: Uint8Array | null | undefined) =>

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rng } from '@etcd-ts/testing';
 import { describe, expect, it } from 'vitest';
 import { decodeMeta, encodeMetaPage } from './format.js';
 import {
@@ -39,18 +40,6 @@ function fingerprint(buckets: { name: string; entries: Pairs }[]): string {
     for (const [k, v] of b.entries) h.update(`${k.length},${v.length};`).update(k).update(v);
   }
   return h.digest('hex');
-}
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('writeBolt / BoltReader', () => {

@@ -1,17 +1,7 @@
+import { rng as mulberry32 } from '@etcd-ts/testing';
 import { describe, expect, it } from 'vitest';
 import { BoundedChannel } from './channel.js';
 import { LeaseQueue, type QueueItem, queueItem } from './lease_queue.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('LeaseQueue', () => {
   it('keeps one entry per lease and pops in time order', () => {

@@ -2,22 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Backend } from '@etcd-ts/backend';
+import { rng as mulberry32 } from '@etcd-ts/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import { LeaseError } from './errors.js';
 import { FOREVER } from './lease.js';
 import { Lessor, type TxnDelete } from './lessor.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelLease {
   ttl: number;

@@ -1,4 +1,5 @@
 import { mvccpb } from '@etcd-ts/api';
+import { rng } from '@etcd-ts/testing';
 import { describe, expect, it } from 'vitest';
 import {
   decodeKeyValue,
@@ -8,17 +9,6 @@ import {
   keyValueSize,
 } from './codec.js';
 import { bytesToRev, isTombstone, revToBytes } from './revision.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('KeyValue codec', () => {
   it('encodes byte-identically to the generated mvccpb codec and decodes both ways', () => {

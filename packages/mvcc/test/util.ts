@@ -50,18 +50,6 @@ export class FakeLessor implements LeaseLinker {
   }
 }
 
-/** mulberry32: small, seedable, good enough for test schedules. */
-export function rng(seed: number): () => number {
-  let st = seed >>> 0;
-  return () => {
-    st = (st + 0x6d2b79f5) >>> 0;
-    let t = st;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** The seed of a randomised test: MVCC_SEED from the environment, else a fresh one. */
 export function testSeed(name: string): number {
   const seed =
@@ -71,3 +59,5 @@ export function testSeed(name: string): number {
   console.log(`${name}: seed ${seed} (rerun with MVCC_SEED=${seed})`);
   return seed;
 }
+
+export { rng } from '@etcd-ts/testing';

@@ -11,3 +11,4 @@ export {
   startEtcd,
 } from './etcd.js';
 export { freePort } from './ports.js';
+export { rng } from './random.js';

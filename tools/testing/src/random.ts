@@ -1,0 +1,15 @@
+/**
+ * A seeded pseudo-random generator (mulberry32) for randomised tests: small, fast and the
+ * same sequence for the same seed, so a failing run replays from the seed it printed.
+ * Returns numbers in [0, 1) like Math.random.
+ */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
