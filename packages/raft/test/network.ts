@@ -13,18 +13,13 @@ import {
   newEntry,
   newMessage,
 } from '../src/raftpb.js';
+import { Rand } from '../src/sim/sim.js';
 import { MemoryStorage } from '../src/storage.js';
 
-/** A small deterministic PRNG (mulberry32). */
+/** A small deterministic PRNG: the simulator's mulberry32 as a function. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rand(seed);
+  return () => r.next();
 }
 
 export function ids(...n: number[]): bigint[] {

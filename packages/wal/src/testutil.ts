@@ -25,14 +25,4 @@ export function entries(from: number, to: number, term: number, size = 0): Entry
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32) for seeded tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '@etcd-ts/testing';
