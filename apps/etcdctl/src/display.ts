@@ -63,6 +63,13 @@ export class Display {
     private readonly io: Output,
   ) {}
 
+  /** Prints with the printer for the output format; one without a printer is refused, as etcdctl does. */
+  private show(printers: Partial<Record<OutputFormat, () => void>>): void {
+    const print = printers[this.format];
+    if (print === undefined) unsupported(this.format);
+    print();
+  }
+
   private line(s = ''): void {
     this.io.out(`${s}\n`);
   }
@@ -110,73 +117,55 @@ export class Display {
   // --- KV ---
 
   get(r: etcdserverpb.RangeResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const k of r.kvs) this.kv(k);
-        return;
-      case 'json':
-        this.json(J.range(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.RangeResponse, r);
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.range(r)),
+      protobuf: () => this.pb(etcdserverpb.RangeResponse, r),
+      fields: () => {
         this.fieldsHeader(r.header);
         for (const k of r.kvs) this.fieldsKV('', k);
         this.line(`"More" : ${r.more}`);
         this.line(`"Count" : ${r.count}`);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   put(r: etcdserverpb.PutResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         this.line('OK');
         if (r.prevKv !== undefined) this.kv(r.prevKv);
-        return;
-      case 'json':
-        this.json(J.put(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.PutResponse, r);
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.put(r)),
+      protobuf: () => this.pb(etcdserverpb.PutResponse, r),
+      fields: () => {
         this.fieldsHeader(r.header);
         if (r.prevKv !== undefined) this.fieldsKV('Prev', r.prevKv);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   del(r: etcdserverpb.DeleteRangeResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         this.line(String(r.deleted));
         for (const k of r.prevKvs) this.kv(k);
-        return;
-      case 'json':
-        this.json(J.deleteRange(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.DeleteRangeResponse, r);
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.deleteRange(r)),
+      protobuf: () => this.pb(etcdserverpb.DeleteRangeResponse, r),
+      fields: () => {
         this.fieldsHeader(r.header);
         this.line(`"Deleted" : ${r.deleted}`);
         for (const k of r.prevKvs) this.fieldsKV('Prev', k);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   txn(r: etcdserverpb.TxnResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         this.line(r.succeeded ? 'SUCCESS' : 'FAILURE');
         for (const o of r.responses) {
           this.line('');
@@ -184,14 +173,10 @@ export class Display {
           else if (o.responsePut !== undefined) this.put(o.responsePut);
           else if (o.responseRange !== undefined) this.get(o.responseRange);
         }
-        return;
-      case 'json':
-        this.json(J.txn(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.TxnResponse, r);
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.txn(r)),
+      protobuf: () => this.pb(etcdserverpb.TxnResponse, r),
+      fields: () => {
         this.fieldsHeader(r.header);
         this.line(`"Succeeded" : ${r.succeeded}`);
         for (const o of r.responses) {
@@ -199,113 +184,87 @@ export class Display {
           else if (o.responsePut !== undefined) this.put(o.responsePut);
           else if (o.responseRange !== undefined) this.get(o.responseRange);
         }
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   watch(h: etcdserverpb.ResponseHeader, events: mvccpb.Event[]): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const e of events) {
           this.line(EVENT_TYPES[e.type] ?? String(e.type));
           if (e.prevKv !== undefined) this.kv(e.prevKv);
           if (e.kv !== undefined) this.kv(e.kv);
         }
-        return;
-      case 'json':
-        this.json(J.watch(h, events));
-        return;
-      case 'protobuf':
+      },
+      json: () => this.json(J.watch(h, events)),
+      protobuf: () => {
         this.pb(
           etcdserverpb.WatchResponse,
           etcdserverpb.WatchResponse.fromPartial({ header: h, events }),
         );
-        return;
-      case 'fields':
+      },
+      fields: () => {
         this.fieldsHeader(h);
         for (const e of events) {
           this.line(`"Type" : ${EVENT_TYPES[e.type] ?? e.type}`);
           if (e.prevKv !== undefined) this.fieldsKV('Prev', e.prevKv);
           if (e.kv !== undefined) this.fieldsKV('', e.kv);
         }
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   // --- leases ---
 
   grant(r: etcdserverpb.LeaseGrantResponse): void {
-    switch (this.format) {
-      case 'simple':
-        this.line(`lease ${hexID(r.ID, 16)} granted with TTL(${r.TTL}s)`);
-        return;
-      case 'json':
-        this.json(J.leaseGrant(r));
-        return;
-      case 'fields':
+    this.show({
+      simple: () => this.line(`lease ${hexID(r.ID, 16)} granted with TTL(${r.TTL}s)`),
+      json: () => this.json(J.leaseGrant(r)),
+      fields: () => {
         this.fieldsHeader(r.header);
         this.line(`"ID" : ${signed64(r.ID)}`);
         this.line(`"TTL" : ${r.TTL}`);
-        return;
-      case 'protobuf':
+      },
+      protobuf: () => {
         throw new CliError(
           ExitCode.BadFeature,
           'marshal unsupported for type clientv3.LeaseGrantResponse',
         );
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   revoke(id: bigint, r: etcdserverpb.LeaseRevokeResponse): void {
-    switch (this.format) {
-      case 'simple':
-        this.line(`lease ${hexID(id, 16)} revoked`);
-        return;
-      case 'json':
-        this.json(J.headerOnly(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.LeaseRevokeResponse, r);
-        return;
-      case 'fields':
-        this.fieldsHeader(r.header);
-        return;
-      default:
-        unsupported(this.format);
-    }
+    this.show({
+      simple: () => this.line(`lease ${hexID(id, 16)} revoked`),
+      json: () => this.json(J.headerOnly(r)),
+      protobuf: () => this.pb(etcdserverpb.LeaseRevokeResponse, r),
+      fields: () => this.fieldsHeader(r.header),
+    });
   }
 
   keepAlive(r: etcdserverpb.LeaseKeepAliveResponse): void {
-    switch (this.format) {
-      case 'simple':
-        this.line(`lease ${hexID(r.ID, 16)} keepalived with TTL(${r.TTL})`);
-        return;
-      case 'json':
-        this.json(J.leaseKeepAlive(r));
-        return;
-      case 'fields':
+    this.show({
+      simple: () => this.line(`lease ${hexID(r.ID, 16)} keepalived with TTL(${r.TTL})`),
+      json: () => this.json(J.leaseKeepAlive(r)),
+      fields: () => {
         this.fieldsHeader(r.header);
         this.line(`"ID" : ${signed64(r.ID)}`);
         this.line(`"TTL" : ${r.TTL}`);
-        return;
-      case 'protobuf':
+      },
+      protobuf: () => {
         throw new CliError(
           ExitCode.BadFeature,
           'marshal unsupported for type clientv3.LeaseKeepAliveResponse',
         );
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   timeToLive(r: etcdserverpb.LeaseTimeToLiveResponse, keys: boolean): void {
-    switch (this.format) {
-      case 'simple': {
+    this.show({
+      simple: () => {
         if (r.grantedTTL === 0 && r.TTL === -1) {
           this.line(`lease ${hexID(r.ID, 16)} already expired`);
           return;
@@ -313,45 +272,32 @@ export class Display {
         let s = `lease ${hexID(r.ID, 16)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`;
         if (keys) s += `, attached keys([${r.keys.map(utf8).join(' ')}])`;
         this.line(s);
-        return;
-      }
-      case 'json':
-        this.json(J.leaseTimeToLive(r));
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.leaseTimeToLive(r)),
+      fields: () => {
         this.fieldsHeader(r.header);
         this.line(`"ID" : ${signed64(r.ID)}`);
         this.line(`"TTL" : ${r.TTL}`);
         this.line(`"GrantedTTL" : ${r.grantedTTL}`);
         for (const k of r.keys) this.line(`"Key" : ${goQuote(k)}`);
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.LeaseTimeToLiveResponse, r);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+      protobuf: () => this.pb(etcdserverpb.LeaseTimeToLiveResponse, r),
+    });
   }
 
   leases(r: etcdserverpb.LeaseLeasesResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         this.line(`found ${r.leases.length} leases`);
         for (const l of r.leases) this.line(hexID(l.ID, 16));
-        return;
-      case 'json':
-        this.json(J.leaseLeases(r));
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.leaseLeases(r)),
+      fields: () => {
         this.fieldsHeader(r.header);
         for (const l of r.leases) this.line(`"ID" : ${signed64(l.ID)}`);
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.LeaseLeasesResponse, r);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+      protobuf: () => this.pb(etcdserverpb.LeaseLeasesResponse, r),
+    });
   }
 
   // --- members ---
@@ -368,25 +314,20 @@ export class Display {
   }
 
   memberList(r: etcdserverpb.MemberListResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const row of this.memberRows(r)) this.line(row.join(', '));
-        return;
-      case 'json':
-        this.json(J.members(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.MemberListResponse, r);
-        return;
-      case 'table':
+      },
+      json: () => this.json(J.members(r)),
+      protobuf: () => this.pb(etcdserverpb.MemberListResponse, r),
+      table: () =>
         this.io.out(
           renderTable(
             ['ID', 'Status', 'Name', 'Peer Addrs', 'Client Addrs', 'Is Learner'],
             this.memberRows(r),
           ),
-        );
-        return;
-      case 'fields':
+        ),
+      fields: () => {
         this.fieldsHeader(r.header);
         for (const m of r.members) {
           this.line(`"ID" : ${BigInt.asUintN(64, m.ID)}`);
@@ -396,8 +337,8 @@ export class Display {
           this.line(`"IsLearner" : ${m.isLearner}`);
           this.line();
         }
-        return;
-    }
+      },
+    });
   }
 
   private memberChange(
@@ -406,19 +347,12 @@ export class Display {
     r: { header?: etcdserverpb.ResponseHeader | undefined; members: etcdserverpb.Member[] },
     codec: { encode(m: never): { finish(): Uint8Array } },
   ): void {
-    switch (this.format) {
-      case 'simple':
-        this.line(`Member ${hexID16(id)} ${verb} cluster ${hexID16(r.header?.clusterId ?? 0n)}`);
-        return;
-      case 'json':
-        this.json(J.members(r));
-        return;
-      case 'protobuf':
-        this.pb(codec, r as never);
-        return;
-      default:
-        unsupported(this.format);
-    }
+    this.show({
+      simple: () =>
+        this.line(`Member ${hexID16(id)} ${verb} cluster ${hexID16(r.header?.clusterId ?? 0n)}`),
+      json: () => this.json(J.members(r)),
+      protobuf: () => this.pb(codec, r as never),
+    });
   }
 
   memberAdd(r: etcdserverpb.MemberAddResponse): void {
@@ -453,8 +387,8 @@ export class Display {
 
   endpointHealth(list: EndpointHealth[]): void {
     const rows = list.map((h) => [h.ep, String(h.health), h.took, h.error]);
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const h of list) {
           if (h.error === '') {
             this.io.err(`${h.ep} is healthy: successfully committed proposal: took = ${h.took}\n`);
@@ -462,8 +396,8 @@ export class Display {
             this.io.err(`${h.ep} is unhealthy: failed to commit proposal: ${h.error}\n`);
           }
         }
-        return;
-      case 'json':
+      },
+      json: () => {
         this.json(
           list.map((h) => ({
             endpoint: h.ep,
@@ -472,11 +406,9 @@ export class Display {
             error: h.error === '' ? undefined : h.error,
           })),
         );
-        return;
-      case 'table':
-        this.io.out(renderTable(['endpoint', 'health', 'took', 'error'], rows));
-        return;
-      case 'fields':
+      },
+      table: () => this.io.out(renderTable(['endpoint', 'health', 'took', 'error'], rows)),
+      fields: () => {
         for (const h of list) {
           this.line(`"Endpoint" : ${goQuote(h.ep)}`);
           this.line(`"Health" : ${h.health}`);
@@ -484,10 +416,8 @@ export class Display {
           this.line(`"Error" : ${h.error}`);
           this.line();
         }
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   endpointStatus(list: EndpointStatus[]): void {
@@ -503,14 +433,12 @@ export class Display {
       String(resp.raftAppliedIndex),
       resp.errors.join(', '),
     ]);
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const row of rows) this.line(row.join(', '));
-        return;
-      case 'json':
-        this.json(list.map(({ ep, resp }) => ({ Endpoint: ep, Status: J.status(resp) })));
-        return;
-      case 'table':
+      },
+      json: () => this.json(list.map(({ ep, resp }) => ({ Endpoint: ep, Status: J.status(resp) }))),
+      table: () => {
         this.io.out(
           renderTable(
             [
@@ -528,8 +456,8 @@ export class Display {
             rows,
           ),
         );
-        return;
-      case 'fields':
+      },
+      fields: () => {
         for (const { ep, resp } of list) {
           this.fieldsHeader(resp.header);
           this.line(`"Version" : ${goQuote(resp.version)}`);
@@ -543,102 +471,79 @@ export class Display {
           this.line(`"Endpoint" : ${goQuote(ep)}`);
           this.line();
         }
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   endpointHashKV(list: EndpointHashKV[]): void {
     const rows = list.map(({ ep, resp }) => [ep, String(resp.hash)]);
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const row of rows) this.line(row.join(', '));
-        return;
-      case 'json':
-        this.json(list.map(({ ep, resp }) => ({ Endpoint: ep, HashKV: J.hashKV(resp) })));
-        return;
-      case 'table':
-        this.io.out(renderTable(['endpoint', 'hash'], rows));
-        return;
-      case 'fields':
+      },
+      json: () => this.json(list.map(({ ep, resp }) => ({ Endpoint: ep, HashKV: J.hashKV(resp) }))),
+      table: () => this.io.out(renderTable(['endpoint', 'hash'], rows)),
+      fields: () => {
         for (const { ep, resp } of list) {
           this.fieldsHeader(resp.header);
           this.line(`"Endpoint" : ${goQuote(ep)}`);
           this.line(`"Hash" : ${resp.hash}`);
           this.line();
         }
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
-  moveLeader(leader: bigint, target: bigint, r: etcdserverpb.MoveLeaderResponse): void {
-    switch (this.format) {
-      case 'simple':
-        this.line(`Leadership transferred from ${hexID(leader)} to ${hexID(target)}`);
-        return;
-      default:
-        unsupported(this.format);
-    }
-    void r;
+  moveLeader(leader: bigint, target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
+    this.show({
+      simple: () => this.line(`Leadership transferred from ${hexID(leader)} to ${hexID(target)}`),
+    });
   }
 
   alarm(r: etcdserverpb.AlarmResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const a of r.alarms) {
           this.line(`memberID:${BigInt.asUintN(64, a.memberID)} alarm:${ALARM_TYPES[a.alarm]} `);
         }
-        return;
-      case 'json':
-        this.json(J.alarm(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.AlarmResponse, r);
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.alarm(r)),
+      protobuf: () => this.pb(etcdserverpb.AlarmResponse, r),
+      fields: () => {
         this.fieldsHeader(r.header);
         for (const a of r.alarms) {
           this.line(`"MemberID" : ${BigInt.asUintN(64, a.memberID)}`);
           this.line(`"AlarmType" : ${ALARM_TYPES[a.alarm]}`);
           this.line();
         }
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   dbStatus(s: DBStatus): void {
     const rows = [
       [s.hash.toString(16), String(s.revision), String(s.totalKey), humanizeBytes(s.totalSize)],
     ];
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const row of rows) this.line(row.join(', '));
-        return;
-      case 'json':
+      },
+      json: () => {
         this.json({
           hash: s.hash,
           revision: s.revision,
           totalKey: s.totalKey,
           totalSize: s.totalSize,
         });
-        return;
-      case 'table':
-        this.io.out(renderTable(['hash', 'revision', 'total keys', 'total size'], rows));
-        return;
-      case 'fields':
+      },
+      table: () => this.io.out(renderTable(['hash', 'revision', 'total keys', 'total size'], rows)),
+      fields: () => {
         this.line(`"Hash" : ${s.hash}`);
         this.line(`"Revision" : ${s.revision}`);
         this.line(`"Keys" : ${s.totalKey}`);
         this.line(`"Size" : ${s.totalSize}`);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   // --- auth ---
@@ -650,28 +555,20 @@ export class Display {
     codec: unknown,
     fields = true,
   ): void {
-    switch (this.format) {
-      case 'simple':
-        this.line(sentence);
-        return;
-      case 'json':
-        this.json(J.headerOnly(r));
-        return;
-      case 'protobuf':
-        this.pb(codec as never, r as never);
-        return;
-      case 'fields':
+    this.show({
+      simple: () => this.line(sentence),
+      json: () => this.json(J.headerOnly(r)),
+      protobuf: () => this.pb(codec as never, r as never),
+      fields: () => {
         if (!fields) unsupported(this.format);
         this.fieldsHeader(r.header);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   roleGet(role: string, r: etcdserverpb.AuthRoleGetResponse): void {
-    switch (this.format) {
-      case 'simple': {
+    this.show({
+      simple: () => {
         this.line(`Role ${role}`);
         const printPerm = (p: authpb.Permission) => {
           if (p.rangeEnd.length === 0) {
@@ -703,45 +600,32 @@ export class Display {
             printPerm(p);
           }
         }
-        return;
-      }
-      case 'json':
-        this.json(J.roleGet(r));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.AuthRoleGetResponse, r);
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.roleGet(r)),
+      protobuf: () => this.pb(etcdserverpb.AuthRoleGetResponse, r),
+      fields: () => {
         this.fieldsHeader(r.header);
         for (const p of r.perm) {
           this.line(`"PermType" :  ${PERM_TYPES[p.permType]}`);
           this.line(`"Key" : ${goQuote(p.key)}`);
           this.line(`"RangeEnd" : ${goQuote(p.rangeEnd)}`);
         }
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   roleList(r: etcdserverpb.AuthRoleListResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const role of r.roles) this.line(role);
-        return;
-      case 'json':
-        this.json(J.strings(r, 'roles', r.roles));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.AuthRoleListResponse, r);
-        return;
-      case 'fields':
+      },
+      json: () => this.json(J.strings(r, 'roles', r.roles)),
+      protobuf: () => this.pb(etcdserverpb.AuthRoleListResponse, r),
+      fields: () => {
         this.fieldsHeader(r.header);
         this.line(`"Roles" :${r.roles.map((x) => ` ${goQuote(x)}`).join('')}`);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+    });
   }
 
   roleRevokePermission(
@@ -759,35 +643,23 @@ export class Display {
   }
 
   userGet(name: string, r: etcdserverpb.AuthUserGetResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         this.line(`User: ${name}`);
         this.line(`Roles:${r.roles.map((x) => ` ${x}`).join('')}`);
-        return;
-      case 'json':
-        this.json(J.strings(r, 'roles', r.roles));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.AuthUserGetResponse, r);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+      json: () => this.json(J.strings(r, 'roles', r.roles)),
+      protobuf: () => this.pb(etcdserverpb.AuthUserGetResponse, r),
+    });
   }
 
   userList(r: etcdserverpb.AuthUserListResponse): void {
-    switch (this.format) {
-      case 'simple':
+    this.show({
+      simple: () => {
         for (const u of r.users) this.line(u);
-        return;
-      case 'json':
-        this.json(J.strings(r, 'users', r.users));
-        return;
-      case 'protobuf':
-        this.pb(etcdserverpb.AuthUserListResponse, r);
-        return;
-      default:
-        unsupported(this.format);
-    }
+      },
+      json: () => this.json(J.strings(r, 'users', r.users)),
+      protobuf: () => this.pb(etcdserverpb.AuthUserListResponse, r),
+    });
   }
 }
