@@ -5,8 +5,14 @@ import { KeyIndex, type KeyIndexGet } from './key_index.js';
 // sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands us
 // the exports object, bundlers (vitest) the class itself.
 type BTreeClass = typeof sortedBtree.default;
-/** New keys wait at most this many inserts before joining the tree. */
-const PENDING_LIMIT = 4096;
+/**
+ * New keys wait at most this many inserts before joining the tree, in one sorted batch:
+ * the bigger the batch, the more inserts share tree pages (at a million keys, 2.2 µs per
+ * insert in batches of 16,384 against 2.8 µs in batches of 4,096 on the development VM).
+ * A range flushes whatever waits first, so writes without reads pay at most ~35 ms once
+ * per batch; reads interleaved with writes keep the batches small.
+ */
+const PENDING_LIMIT = 16384;
 /** Entries per B+ tree node. */
 const NODE_SIZE = 64;
 
@@ -85,21 +91,22 @@ export class TreeIndex {
     if (this.bulk) return;
     // New keys reach the tree in sorted batches: inserting in key order walks one hot path
     // down the tree instead of a cold one per key (about 3x cheaper at a million keys).
-    this.pending.push(ki.key);
-    if (this.pending.length >= PENDING_LIMIT) this.flushPending();
+    this.pending.set(ki.key, ki);
+    if (this.pending.size >= PENDING_LIMIT) this.flushPending();
   }
 
-  /** Keys in `byKey` not yet in `tree`; flushed before anything walks the tree. */
-  private pending: string[] = [];
+  /**
+   * KeyIndexes in `byKey` not yet in `tree`; flushed before anything walks the tree. A map
+   * of its own, small enough to stay in cache, so the flush finds each KeyIndex without
+   * probing the big one.
+   */
+  private pending = new Map<string, KeyIndex>();
 
   private flushPending(): void {
-    if (this.pending.length === 0) return;
-    const keys = this.pending.sort();
-    this.pending = [];
-    for (const k of keys) {
-      const ki = this.byKey.get(k);
-      if (ki !== undefined) this.tree.set(k, ki);
-    }
+    if (this.pending.size === 0) return;
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const k of [...pending.keys()].sort()) this.tree.set(k, pending.get(k)!);
   }
 
   private bulk = false;
