@@ -436,7 +436,7 @@ export function applyTxn(store: KVStore, rt: TxnRequest, opts: ApplyTxnOptions =
   } finally {
     txn.end();
   }
-  resp.header = header(txn.changes().length > 0 ? txn.rev() + 1 : txn.rev());
+  resp.header = header(txn.hasChanges() ? txn.rev() + 1 : txn.rev());
   return resp;
 }
 

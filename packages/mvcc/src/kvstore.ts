@@ -115,6 +115,8 @@ export interface TxnWrite extends TxnRead {
   deleteRange(key: Uint8Array, rangeEnd: Uint8Array | undefined): { deleted: number; rev: number };
   /** The changes so far: puts, and deletes (create revision 0, mod revision the txn's). */
   changes(): readonly KeyValue[];
+  /** Whether the txn changed anything so far (without decoding the changes). */
+  hasChanges(): boolean;
   /** Ends the txn: the store revision advances when it changed anything. */
   end(): void;
 }
@@ -845,6 +847,10 @@ class StoreTxnWrite implements TxnWrite {
     const n = this.store.txnDeleteRange(this.beginRev, this.changeList, key, rangeEnd);
     if (n !== 0 || this.changeList.length > 0) return { deleted: n, rev: this.beginRev + 1 };
     return { deleted: 0, rev: this.beginRev };
+  }
+
+  hasChanges(): boolean {
+    return this.changeList.length > 0;
   }
 
   changes(): readonly KeyValue[] {
