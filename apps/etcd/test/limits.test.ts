@@ -1,32 +1,12 @@
 import net from 'node:net';
 import { etcdserverpb } from '@etcd-ts/api';
-import { type EtcdProcess, startEtcd } from '@etcd-ts/testing';
-import { type CallOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { call, type EtcdProcess, startEtcd } from '@etcd-ts/testing';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_TS_BIN } from './helpers.js';
 
 const P = etcdserverpb;
 const b = (s: string) => Buffer.from(s);
-
-function call<Req, Res>(
-  fn: (
-    req: Req,
-    md: Metadata,
-    opts: Partial<CallOptions>,
-    cb: (err: ServiceError | null, res: Res) => void,
-  ) => unknown,
-  client: object,
-  req: Req,
-  token?: string,
-): Promise<Res> {
-  const md = new Metadata();
-  if (token !== undefined) md.set('token', token);
-  return new Promise((resolve, reject) =>
-    fn.call(client, req, md, {}, (err: ServiceError | null, res: Res) =>
-      err ? reject(err) : resolve(res),
-    ),
-  );
-}
 
 describe('bad input', () => {
   let etcd: EtcdProcess;

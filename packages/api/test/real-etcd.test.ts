@@ -1,11 +1,10 @@
 // Proves the wire definitions against the real thing: Debian's etcd 3.4 server,
 // driven with the generated @grpc/grpc-js clients, every returned field checked.
 
-import { type EtcdProcess, realEtcdAvailable, startEtcd } from '@etcd-ts/testing';
+import { type EtcdProcess, realEtcdAvailable, startEtcd, unary } from '@etcd-ts/testing';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdserverpb, healthpb, mvccpb } from '../src/index.js';
-import { unary } from './grpc.js';
 
 const b = (s: string) => Buffer.from(s);
 const str = (u: Uint8Array | undefined) => Buffer.from(u ?? []).toString();

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { authpb, etcdserverpb } from '@etcd-ts/api';
-import { type EtcdProcess, realEtcdAvailable, startEtcd } from '@etcd-ts/testing';
-import { type CallOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type EtcdProcess, errorOf, realEtcdAvailable, startEtcd, unary } from '@etcd-ts/testing';
+import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuthFailedError,
@@ -20,32 +20,6 @@ import {
   UserAlreadyExistError,
   UserNotFoundError,
 } from '../src/index.js';
-
-function unary<Req, Res>(
-  call: (
-    req: Req,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    cb: (err: ServiceError | null, res: Res) => void,
-  ) => unknown,
-  req: Req,
-  token?: string,
-): Promise<Res> {
-  const md = new Metadata();
-  if (token !== undefined) md.set('token', token);
-  return new Promise((resolve, reject) => {
-    call(req, md, {}, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe.runIf(realEtcdAvailable())('auth against etcd 3.4', () => {
   let etcd: EtcdProcess;

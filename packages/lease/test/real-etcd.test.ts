@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import { Backend } from '@etcd-ts/backend';
-import { type EtcdProcess, realEtcdAvailable, startEtcd } from '@etcd-ts/testing';
-import { type CallOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type EtcdProcess, errorOf, realEtcdAvailable, startEtcd, unary } from '@etcd-ts/testing';
+import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LeaseExistsError,
@@ -17,29 +17,6 @@ import {
   ManualClock,
   minLeaseTTL,
 } from '../src/index.js';
-
-function unary<Req, Res>(
-  call: (
-    req: Req,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    cb: (err: ServiceError | null, res: Res) => void,
-  ) => unknown,
-  req: Req,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    call(req, new Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-async function errorOf(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe.runIf(realEtcdAvailable())('the lessor agrees with etcd 3.4', () => {
   let etcd: EtcdProcess;

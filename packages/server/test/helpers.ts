@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
-import { type CallOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { defaultServerConfig, type EmbedConfig, type Etcd, startEtcd } from '../src/index.js';
 
 export interface Member {
@@ -63,23 +63,7 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Promise form of a unary grpc-js client call (the 4-argument overload fixes the types). */
-export function call<Req, Res>(
-  fn: (
-    req: Req,
-    md: Metadata,
-    opts: Partial<CallOptions>,
-    cb: (err: ServiceError | null, res: Res) => void,
-  ) => unknown,
-  client: object,
-  req: Req,
-  md: Metadata = new Metadata(),
-): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    fn.call(client, req, md, {}, (err: ServiceError | null, res: Res) =>
-      err ? reject(err) : resolve(res),
-    ),
-  );
-}
+/** Promise form of a unary grpc-js client call. */
+export { call } from '@etcd-ts/testing';
 
 export const b = (s: string) => Buffer.from(s);

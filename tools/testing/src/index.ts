@@ -10,5 +10,6 @@ export {
   realEtcdAvailable,
   startEtcd,
 } from './etcd.js';
+export { call, errorOf, type UnaryMethod, unary } from './grpc.js';
 export { freePort } from './ports.js';
 export { rng } from './random.js';
