@@ -1,101 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type EtcdProcess, freePort, startEtcd } from '@etcd-ts/testing';
+import { readFileSync, rmSync } from 'node:fs';
+import { type EtcdProcess, freePort, makeCerts, startEtcd, type TestCerts } from '@etcd-ts/testing';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_TS_BIN } from './helpers.js';
 
-/** A CA, a server certificate for 127.0.0.1 and a client certificate with CN=root. */
-function makeCerts(dir: string): void {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=etcd-ts test CA',
-  );
-  writeFileSync(
-    join(dir, 'server.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
-  );
-  ssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=etcd-ts server',
-  );
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-  );
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  ssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-    '-subj',
-    '/CN=root',
-  );
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'client.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'client.ext',
-  );
-}
-
 describe('TLS with client certificates', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'etcd-ts-tls-'));
+  let certs: TestCerts;
   let etcd: EtcdProcess;
   let url: string;
   beforeAll(async () => {
-    makeCerts(dir);
+    certs = await makeCerts();
     const port = await freePort();
     url = `https://127.0.0.1:${port}`;
     etcd = await startEtcd({
@@ -103,25 +17,25 @@ describe('TLS with client certificates', () => {
       args: [
         `--listen-client-urls=${url}`,
         `--advertise-client-urls=${url}`,
-        `--cert-file=${join(dir, 'server.crt')}`,
-        `--key-file=${join(dir, 'server.key')}`,
-        `--trusted-ca-file=${join(dir, 'ca.crt')}`,
+        `--cert-file=${certs.serverCert}`,
+        `--key-file=${certs.serverKey}`,
+        `--trusted-ca-file=${certs.ca}`,
         '--client-cert-auth',
       ],
     });
   }, 60_000);
   afterAll(async () => {
     await etcd?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (certs !== undefined) rmSync(certs.dir, { recursive: true, force: true });
   });
 
   const client = () =>
     new Etcd3({
       hosts: url,
       credentials: {
-        rootCertificate: readFileSync(join(dir, 'ca.crt')),
-        privateKey: readFileSync(join(dir, 'client.key')),
-        certChain: readFileSync(join(dir, 'client.crt')),
+        rootCertificate: readFileSync(certs.ca),
+        privateKey: readFileSync(certs.clientKey),
+        certChain: readFileSync(certs.clientCert),
       },
     });
 
@@ -143,7 +57,7 @@ describe('TLS with client certificates', () => {
     // Without a client certificate the handshake is refused.
     const anon = new Etcd3({
       hosts: url,
-      credentials: { rootCertificate: readFileSync(join(dir, 'ca.crt')) },
+      credentials: { rootCertificate: readFileSync(certs.ca) },
       dialTimeout: 2000,
     });
     try {
