@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { type Database, open, type RootDatabase } from 'lmdb';
-import { asBuffer, fromBinaryString, toBinaryString } from './bytes.js';
+import { asBuffer, toBinaryString } from './bytes.js';
 import { type BackendLogger, noopLogger } from './logger.js';
 import { BackendSnapshot } from './snapshot.js';
 import { TxBuffer } from './tx_buffer.js';
@@ -86,9 +86,9 @@ export interface BatchTx extends ReadTx {
    * UnsafeSeqPut, meant for the key bucket's ever-increasing revisions): key and value are
    * copied into the batch's byte arenas, allocating nothing per write, and reads of older
    * keys skip the batch with one comparison. Any key is accepted; one out of order costs
-   * what `put` costs. `key` may also be a binary string (one char per byte).
+   * what `put` costs.
    */
-  seqPut(bucket: string, key: Uint8Array | string, value: Uint8Array): void;
+  seqPut(bucket: string, key: Uint8Array, value: Uint8Array): void;
   delete(bucket: string, key: Uint8Array): void;
   /** Operations waiting to be committed. */
   readonly pending: number;
@@ -206,10 +206,10 @@ export class Backend implements BatchTx {
     this.buffer.put(bucket, key, Buffer.from(value));
   }
 
-  seqPut(bucket: string, key: Uint8Array | string, value: Uint8Array): void {
+  seqPut(bucket: string, key: Uint8Array, value: Uint8Array): void {
     this.assertOpen();
     this.db(bucket, true);
-    this.buffer.seqPut(bucket, typeof key === 'string' ? fromBinaryString(key) : key, value);
+    this.buffer.seqPut(bucket, key, value);
   }
 
   delete(bucket: string, key: Uint8Array): void {

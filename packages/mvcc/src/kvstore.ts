@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   MessageChannel,
   type MessagePort,
@@ -650,7 +651,10 @@ export class KVStore {
   /** Starts the ordering thread for a large backend; undefined when not worth it or failing. */
   private startRestoreOrder(): RestoreOrderJob | undefined {
     const be = this.backend;
-    if (be.size() < this.parallelRestoreBytes || be.pending > 0) return undefined;
+    // The thread repeats the scan on another core: with one core it would only add work.
+    if (be.size() < this.parallelRestoreBytes || be.pending > 0 || availableParallelism() < 2) {
+      return undefined;
+    }
     try {
       // Run from TypeScript sources (tests, benchmarks), the thread needs the same loader.
       const fromSource = import.meta.url.endsWith('.ts');
