@@ -37,6 +37,41 @@ const SORT_TARGETS: Record<string, etcdserverpb.RangeRequest_SortTarget> = {
   VERSION: etcdserverpb.RangeRequest_SortTarget.VERSION,
 };
 
+/** The key and the optional range end of get/del (too many with --prefix/--from-key). */
+function keyOperands(
+  args: string[],
+  f: { prefix: boolean; fromKey: boolean },
+): { key: Buffer; rangeEnd: Uint8Array | undefined } {
+  if (args.length > 1 && (f.prefix || f.fromKey)) {
+    fail(
+      ExitCode.BadArgs,
+      'too many arguments, only accept one argument when `--prefix` or `--from-key` is set',
+    );
+  }
+  return {
+    key: Buffer.from(args[0]!),
+    rangeEnd: args.length > 1 ? Buffer.from(args[1]!) : undefined,
+  };
+}
+
+/**
+ * What --prefix and --from-key make of the key (etcdctl's rules: an empty key with
+ * --prefix means every key, as --from-key does).
+ */
+function keyRange(
+  { key, rangeEnd }: { key: Buffer; rangeEnd: Uint8Array | undefined },
+  f: { prefix: boolean; fromKey: boolean },
+): { key: Buffer; rangeEnd: Uint8Array | undefined; prefix: boolean } {
+  const all = Buffer.from([0]);
+  if (f.prefix) {
+    return key.length === 0
+      ? { key: all, rangeEnd: all, prefix: false }
+      : { key, rangeEnd: undefined, prefix: true };
+  }
+  if (f.fromKey) return { key: key.length === 0 ? all : key, rangeEnd: all, prefix: false };
+  return { key, rangeEnd, prefix: false };
+}
+
 /** etcdctl's `get` arguments as a range request (getGetOp). */
 export function getOp(args: string[], f: GetFlags): Op {
   if (args.length === 0) {
@@ -56,17 +91,7 @@ export function getOp(args: string[], f: GetFlags): Op {
   else if (f.consistency !== 'l') {
     fail(ExitCode.BadFeature, `unknown consistency flag ${goQuote(f.consistency)}`);
   }
-  let key = Buffer.from(args[0]!);
-  let rangeEnd: Uint8Array | undefined;
-  if (args.length > 1) {
-    if (f.prefix || f.fromKey) {
-      fail(
-        ExitCode.BadArgs,
-        'too many arguments, only accept one argument when `--prefix` or `--from-key` is set',
-      );
-    }
-    rangeEnd = Buffer.from(args[1]!);
-  }
+  const operands = keyOperands(args, f);
   let sortOrder = etcdserverpb.RangeRequest_SortOrder.NONE;
   const order = f.order.toUpperCase();
   if (order === 'ASCEND') sortOrder = etcdserverpb.RangeRequest_SortOrder.ASCEND;
@@ -86,20 +111,9 @@ export function getOp(args: string[], f: GetFlags): Op {
   ) {
     sortOrder = etcdserverpb.RangeRequest_SortOrder.NONE;
   }
-  if (f.prefix) {
-    if (key.length === 0) {
-      key = Buffer.from([0]);
-      rangeEnd = Buffer.from([0]);
-    } else {
-      rangeEnd = undefined;
-    }
-  }
-  if (f.fromKey) {
-    if (key.length === 0) key = Buffer.from([0]);
-    rangeEnd = Buffer.from([0]);
-  }
+  const { key, rangeEnd, prefix } = keyRange(operands, f);
   const base = op.get(key, {
-    prefix: f.prefix && rangeEnd === undefined,
+    prefix,
     rangeEnd,
     limit: f.limit,
     revision: Math.max(f.rev, 0),
@@ -156,28 +170,8 @@ export function delOp(args: string[], f: DelFlags): Op {
       '`--prefix` and `--from-key` cannot be set at the same time, choose one',
     );
   }
-  let key = Buffer.from(args[0]!);
-  let rangeEnd: Uint8Array | undefined;
-  if (args.length > 1) {
-    if (f.prefix || f.fromKey) {
-      fail(
-        ExitCode.BadArgs,
-        'too many arguments, only accept one argument when `--prefix` or `--from-key` is set',
-      );
-    }
-    rangeEnd = Buffer.from(args[1]!);
-  }
-  let prefix = false;
-  if (f.prefix) {
-    if (key.length === 0) {
-      key = Buffer.from([0]);
-      rangeEnd = Buffer.from([0]);
-    } else prefix = true;
-  }
-  if (f.fromKey) {
-    if (key.length === 0) key = Buffer.from([0]);
-    rangeEnd = Buffer.from([0]);
-  }
+  const operands = keyOperands(args, f);
+  const { key, rangeEnd, prefix } = keyRange(operands, f);
   return op.delete(key, { prefix, rangeEnd, prevKv: f.prevKv });
 }
 
