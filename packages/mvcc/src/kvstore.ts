@@ -324,14 +324,11 @@ export class KVStore {
     if (rev > curRev) throw new FutureRevError();
     if (rev <= 0) rev = curRev;
     if (rev < this.compactMainRev) throw new CompactedError();
-    const k = toBinary(key);
     const end = rangeEndToIndex(rangeEnd);
-    if (opts?.count === true) {
-      return { kvs: [], rev: curRev, count: this.index.countRevisions(k, end, rev) };
-    }
-    if (end === undefined) {
-      // One key: no intermediate objects when it is read at or after its last change.
-      const ki = this.index.keyIndex(k);
+    if (end === undefined && opts?.count !== true) {
+      // One key: found by its bytes, and no intermediate objects when it is read at or
+      // after its last change.
+      const ki = this.index.find(key);
       if (ki === undefined) return { kvs: [], rev: curRev, count: 0 };
       const main = ki.lastMain;
       if (main !== 0 && main <= rev) {
@@ -340,6 +337,10 @@ export class KVStore {
       const g = ki.get(rev);
       if (g === undefined) return { kvs: [], rev: curRev, count: 0 };
       return { kvs: [this.readRevision(g.modMain, g.modSub)], rev: curRev, count: 1 };
+    }
+    const k = toBinary(key);
+    if (opts?.count === true) {
+      return { kvs: [], rev: curRev, count: this.index.countRevisions(k, end, rev) };
     }
     const { hits, total } = this.index.revisions(k, end, rev, opts?.limit ?? 0);
     const kvs = new Array<KeyValue>(hits.length);
@@ -370,8 +371,7 @@ export class KVStore {
     if (lease !== 0n && this.lessor === undefined)
       throw new Error('mvcc: no lessor to attach lease');
     const rev = beginRev + 1;
-    const k = toBinary(key);
-    const ki = this.index.keyIndex(k);
+    const ki = this.index.find(key);
     let created = rev;
     let ver = 0;
     let oldLease = 0n;
@@ -388,7 +388,7 @@ export class KVStore {
     // The backend copies key and value into its batch arenas: the scratch is reusable.
     this.backend.seqPut(KEY_BUCKET, writeRevBytes(rev, sub, this.revScratch), enc);
     if (ki === undefined) {
-      const fresh = new KeyIndex(k);
+      const fresh = new KeyIndex(toBinary(key));
       fresh.put(rev, sub);
       this.index.insertNew(fresh);
     } else {
@@ -738,18 +738,10 @@ export class KVStore {
     const r = bytesToRev(k);
     const tomb = isTombstone(k);
     const f = decodeKeyValueFields(v);
-    // Read the key straight out of the value's (shared) buffer as a binary string.
-    if (v.buffer !== this.restoreArrayBuffer) {
-      this.restoreArrayBuffer = v.buffer;
-      this.restoreView = Buffer.from(v.buffer);
-    }
-    const key = this.restoreView!.toString(
-      'latin1',
-      v.byteOffset + f.keyStart,
-      v.byteOffset + f.keyEnd,
-    );
     this.currentRev = r.main;
-    const ki = this.index.keyIndex(key);
+    // Found by the key's bytes where they lie in the value: a key seen before never
+    // becomes a string again.
+    let ki = this.index.find(v, f.keyStart, f.keyEnd);
     if (ki !== undefined) {
       if (tomb) {
         if (!ki.deleted) ki.tombstone(r.main, r.sub);
@@ -757,13 +749,22 @@ export class KVStore {
         ki.put(r.main, r.sub);
       }
     } else if (!tomb) {
-      const fresh = new KeyIndex(key);
-      fresh.restore(f.createRevision, r.main, r.sub, f.version);
-      this.restoreCreated?.push(fresh);
-      this.index.insertNew(fresh);
+      // Read the key straight out of the value's (shared) buffer as a binary string.
+      if (v.buffer !== this.restoreArrayBuffer) {
+        this.restoreArrayBuffer = v.buffer;
+        this.restoreView = Buffer.from(v.buffer);
+      }
+      ki = new KeyIndex(
+        this.restoreView!.toString('latin1', v.byteOffset + f.keyStart, v.byteOffset + f.keyEnd),
+      );
+      ki.restore(f.createRevision, r.main, r.sub, f.version);
+      this.restoreCreated?.push(ki);
+      this.index.insertNew(ki);
+    } else {
+      return;
     }
-    if (!tomb && f.lease !== 0n) keyToLease.set(key, f.lease);
-    else if (keyToLease.size > 0) keyToLease.delete(key);
+    if (!tomb && f.lease !== 0n) keyToLease.set(ki.key, f.lease);
+    else if (keyToLease.size > 0) keyToLease.delete(ki.key);
   }
 
   // ---- lifecycle ----

@@ -8,6 +8,7 @@
 import { isMainThread, type MessagePort, workerData } from 'node:worker_threads';
 import { Backend } from '@etcd-ts/backend';
 import { decodeKeyOnly } from './codec.js';
+import { KeyTable } from './key_table.js';
 import { isTombstone } from './revision.js';
 
 /** What the worker is handed. */
@@ -28,23 +29,27 @@ export type RestoreOrderReply =
 export function restoreOrder(path: string, bucket: string): RestoreOrderReply {
   const be = Backend.open({ path, batchInterval: 0 });
   try {
-    const first = new Map<string, number>();
-    let created = 0;
+    // Each key once, numbered by its first entry that is not a tombstone: the table's
+    // ordinals are exactly those numbers (nothing is ever removed from it here).
+    const first = new KeyTable<string>((s) => s);
     let revisions = 0;
     let view: Buffer | undefined;
     be.forEach(bucket, (k, v) => {
       revisions++;
       if (isTombstone(k)) return true;
       const key = decodeKeyOnly(v);
+      const h = first.hash(key, 0, key.length);
+      if (first.findHashed(h, key, 0, key.length) >= 0) return true;
       if (view === undefined || view.buffer !== key.buffer) view = Buffer.from(key.buffer);
-      const s = view.toString('latin1', key.byteOffset, key.byteOffset + key.length);
-      if (first.get(s) === undefined) first.set(s, created++);
+      first.add(view.toString('latin1', key.byteOffset, key.byteOffset + key.length), h);
       return true;
     });
+    const created = first.size;
+    const keys = [...first.values()];
     // The default sort compares UTF-16 code units: byte order on binary strings.
-    const keys = [...first.keys()].sort();
+    keys.sort();
     const order = new Int32Array(keys.length);
-    for (let i = 0; i < keys.length; i++) order[i] = first.get(keys[i]!)!;
+    for (let i = 0; i < keys.length; i++) order[i] = first.findString(keys[i]!);
     return { revisions, created, order };
   } finally {
     // Nothing was written: closing commits nothing.

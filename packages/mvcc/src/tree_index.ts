@@ -1,6 +1,7 @@
 import sortedBtree from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { KeyIndex, type KeyIndexGet } from './key_index.js';
+import { KeyTable } from './key_table.js';
 
 // sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands us
 // the exports object, bundlers (vitest) the class itself.
@@ -39,11 +40,11 @@ export class TreeIndex {
   /** Key order, for ranges. */
   private tree = new BTree<string, KeyIndex>(undefined, compareBinary, NODE_SIZE);
   /**
-   * The same entries hashed, for single-key lookups (every put and most reads): one hash
-   * of the key instead of ~20 string comparisons down the tree. Bounds the index to V8's
-   * Map limit of 2^24 keys.
+   * The same entries hashed by key bytes, for single-key lookups (every put and most
+   * reads): one hash of the request's bytes instead of ~20 string comparisons down the
+   * tree, and no string made of a key already indexed.
    */
-  private readonly byKey = new Map<string, KeyIndex>();
+  private readonly byKey = new KeyTable<KeyIndex>((ki) => ki.key);
 
   /** Number of keys indexed (live or with history). */
   get size(): number {
@@ -51,17 +52,23 @@ export class TreeIndex {
   }
 
   keyIndex(key: string): KeyIndex | undefined {
-    return this.byKey.get(key);
+    return this.byKey.getString(key);
+  }
+
+  /** The KeyIndex of key bytes b[start, end) (all of b by default), if indexed. */
+  find(b: Uint8Array, start = 0, end = b.length): KeyIndex | undefined {
+    const o = this.byKey.findHashed(this.byKey.hash(b, start, end), b, start, end);
+    return o < 0 ? undefined : this.byKey.at(o);
   }
 
   /** The key's revision visible at atRev, if it existed then. */
   get(key: string, atRev: number): KeyIndexGet | undefined {
-    return this.byKey.get(key)?.get(atRev);
+    return this.byKey.getString(key)?.get(atRev);
   }
 
   /** Records a put of `key` at main.sub. */
   put(key: string, main: number, sub: number): void {
-    let ki = this.byKey.get(key);
+    let ki = this.byKey.getString(key);
     if (ki === undefined) {
       ki = new KeyIndex(key);
       this.insertNew(ki);
@@ -71,23 +78,23 @@ export class TreeIndex {
 
   /** Records a delete of `key` at main.sub (the key must be live). */
   tombstone(key: string, main: number, sub: number): void {
-    const ki = this.byKey.get(key);
+    const ki = this.byKey.getString(key);
     if (ki === undefined) throw new Error('mvcc: tombstone of a key the index does not have');
     ki.tombstone(main, sub);
   }
 
   /** Adds a KeyIndex for a key not indexed yet. */
   insert(ki: KeyIndex): void {
-    if (this.byKey.has(ki.key)) throw new Error('mvcc: key indexed twice');
+    if (this.byKey.findString(ki.key) >= 0) throw new Error('mvcc: key indexed twice');
     this.insertNew(ki);
   }
 
   /**
    * Adds a KeyIndex for a key the caller has just looked up and not found (saving the
-   * second hash probe of `insert`, a cache miss in a million-key map).
+   * second probe of `insert`).
    */
   insertNew(ki: KeyIndex): void {
-    this.byKey.set(ki.key, ki);
+    this.byKey.add(ki, this.byKey.hashString(ki.key));
     if (this.bulk) return;
     // New keys reach the tree in sorted batches: inserting in key order walks one hot path
     // down the tree instead of a cold one per key (about 3x cheaper at a million keys).
@@ -126,9 +133,12 @@ export class TreeIndex {
     this.bulk = false;
     // The default sort compares strings natively by UTF-16 code unit, which on binary
     // strings is byte order: twice as fast as sorting the KeyIndexes with a comparator.
-    const keys = [...this.byKey.keys()].sort();
+    const keys = new Array<string>(this.byKey.size);
+    let n = 0;
+    for (const ki of this.byKey.values()) keys[n++] = ki.key;
+    keys.sort();
     const values = new Array<KeyIndex>(keys.length);
-    for (let i = 0; i < keys.length; i++) values[i] = this.byKey.get(keys[i]!)!;
+    for (let i = 0; i < keys.length; i++) values[i] = this.byKey.getString(keys[i]!)!;
     // Built bottom-up from the sorted keys, leaves 80% full to leave room for new keys.
     this.tree = bulkLoad<string, KeyIndex>(keys, values, NODE_SIZE, compareBinary);
   }
@@ -156,7 +166,7 @@ export class TreeIndex {
   /** Calls fn for each KeyIndex with key in the range, in key order, until it returns false. */
   visit(key: string, end: string | undefined, fn: (ki: KeyIndex) => boolean | undefined): void {
     if (end === undefined) {
-      const ki = this.byKey.get(key);
+      const ki = this.byKey.getString(key);
       if (ki !== undefined) fn(ki);
       return;
     }

@@ -1,0 +1,76 @@
+import { expect, it } from 'vitest';
+import { rng, testSeed } from '../test/util.js';
+import { KeyTable } from './key_table.js';
+
+interface Entry {
+  key: string;
+  n: number;
+}
+
+it('finds, adds and removes exactly what a Map would, through growth and backward shifts', () => {
+  const seed = testSeed('key table');
+  const r = rng(seed);
+  const table = new KeyTable<Entry>((e) => e.key);
+  const model = new Map<string, Entry>();
+  // Short keys over a small alphabet (with 0x00 and 0xff bytes) so that lookups hit, miss
+  // and collide in long probe runs; the table grows from 1,024 slots several times.
+  const alphabet = [0x00, 0x01, 0x61, 0x62, 0x7f, 0x80, 0xfe, 0xff];
+  const randomKey = (): Buffer => {
+    const len = Math.floor(r() * 7);
+    const b = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) b[i] = alphabet[Math.floor(r() * alphabet.length)]!;
+    return b;
+  };
+  for (let step = 0; step < 60_000; step++) {
+    const b = randomKey();
+    const key = b.toString('latin1');
+    const want = model.get(key);
+    // Lookups by the bytes, by a window of a bigger buffer, and by the string agree.
+    expect(table.get(b)).toBe(want);
+    const framed = Buffer.concat([Buffer.from([0x99, 0x98]), b, Buffer.from([0x97])]);
+    const h = table.hash(framed, 2, 2 + b.length);
+    expect(h).toBe(table.hashString(key));
+    const o = table.findHashed(h, framed, 2, 2 + b.length);
+    expect(o < 0 ? undefined : table.at(o)).toBe(want);
+    expect(table.getString(key)).toBe(want);
+    if (want === undefined && r() < 0.7) {
+      const e = { key, n: step };
+      table.add(e, h);
+      model.set(key, e);
+    } else if (want !== undefined && r() < 0.5) {
+      expect(table.delete(key)).toBe(true);
+      expect(table.delete(key)).toBe(false);
+      model.delete(key);
+    }
+    expect(table.size).toBe(model.size);
+  }
+  // Nothing is lost or duplicated: every live entry once, and each found by its key.
+  const values = [...table.values()];
+  expect(values.length).toBe(model.size);
+  expect(new Set(values)).toEqual(new Set(model.values()));
+  for (const e of values) expect(table.getString(e.key)).toBe(e);
+});
+
+it('holds a million keys and reuses the ordinals of removed entries', () => {
+  const table = new KeyTable<string>((s) => s);
+  const b = Buffer.alloc(8);
+  let misnumbered = 0;
+  for (let i = 0; i < 1_000_000; i++) {
+    b.writeUInt32BE(i, 0);
+    b.writeUInt32BE(i * 7, 4);
+    if (table.add(b.toString('latin1'), table.hash(b, 0, 8)) !== i) misnumbered++;
+  }
+  expect(misnumbered).toBe(0);
+  for (let i = 0; i < 1_000_000; i += 97_001) {
+    b.writeUInt32BE(i, 0);
+    b.writeUInt32BE(i * 7, 4);
+    expect(table.get(b)).toBe(b.toString('latin1'));
+  }
+  b.writeUInt32BE(5, 0);
+  b.writeUInt32BE(35, 4);
+  expect(table.delete(b.toString('latin1'))).toBe(true);
+  expect(table.get(b)).toBeUndefined();
+  expect(table.add('again', table.hashString('again'))).toBe(5);
+  expect(table.getString('again')).toBe('again');
+  expect(table.size).toBe(1_000_000);
+});
