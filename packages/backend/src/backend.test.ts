@@ -40,6 +40,19 @@ describe('batch tx and read buffer', () => {
     expect(str(be.get('key', b('a')))).toBe('1');
   });
 
+  it('counts the committed entries of a bucket', () => {
+    const be = openBackend();
+    expect(be.committedCount('key')).toBe(0);
+    for (const k of ['a', 'b', 'c']) be.put('key', b(k), b('v'));
+    expect(be.committedCount('key')).toBe(0);
+    be.forceCommit();
+    be.put('key', b('d'), b('v'));
+    expect(be.committedCount('key')).toBe(3);
+    be.delete('key', b('a'));
+    be.forceCommit();
+    expect(be.committedCount('key')).toBe(3);
+  });
+
   it('a buffered delete hides the committed entry', () => {
     const be = openBackend();
     be.put('meta', b('x'), b('1'));

@@ -387,6 +387,16 @@ export class Backend implements BatchTx {
     return pages * stats.pageSize;
   }
 
+  /**
+   * Entries committed to `bucket` (LMDB keeps the count: no walk); the open batch's
+   * writes are not counted. 0 for a bucket that does not exist.
+   */
+  committedCount(bucket: string): number {
+    this.assertOpen();
+    const db = this.db(bucket, false);
+    return db === undefined ? 0 : (db.getStats() as { entryCount: number }).entryCount;
+  }
+
   /** The names of every bucket in the file, in byte order (bbolt's root order). */
   bucketNames(): string[] {
     this.assertOpen();

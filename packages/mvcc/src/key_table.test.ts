@@ -10,7 +10,7 @@ interface Entry {
 it('finds, adds and removes exactly what a Map would, through growth and backward shifts', () => {
   const seed = testSeed('key table');
   const r = rng(seed);
-  const table = new KeyTable<Entry>((e) => e.key);
+  const table = new KeyTable<Entry>();
   const model = new Map<string, Entry>();
   // Short keys over a small alphabet (with 0x00 and 0xff bytes) so that lookups hit, miss
   // and collide in long probe runs; the table grows from 1,024 slots several times.
@@ -35,7 +35,8 @@ it('finds, adds and removes exactly what a Map would, through growth and backwar
     expect(table.getString(key)).toBe(want);
     if (want === undefined && r() < 0.7) {
       const e = { key, n: step };
-      table.add(e, h);
+      expect(table.add(e, h, framed, 2, 2 + b.length)).toBe(table.findString(key));
+      table.setMainSub(table.findString(key), step, step & 7);
       model.set(key, e);
     } else if (want !== undefined && r() < 0.5) {
       expect(table.delete(key)).toBe(true);
@@ -48,17 +49,22 @@ it('finds, adds and removes exactly what a Map would, through growth and backwar
   const values = [...table.values()];
   expect(values.length).toBe(model.size);
   expect(new Set(values)).toEqual(new Set(model.values()));
-  for (const e of values) expect(table.getString(e.key)).toBe(e);
+  for (const e of values) {
+    const o = table.findString(e.key);
+    expect(table.at(o)).toBe(e);
+    // The numbers kept with each entry follow it through growth and backward shifts.
+    expect([table.main(o), table.sub(o)]).toEqual([e.n, e.n & 7]);
+  }
 });
 
 it('holds a million keys and reuses the ordinals of removed entries', () => {
-  const table = new KeyTable<string>((s) => s);
+  const table = new KeyTable<string>();
   const b = Buffer.alloc(8);
   let misnumbered = 0;
   for (let i = 0; i < 1_000_000; i++) {
     b.writeUInt32BE(i, 0);
     b.writeUInt32BE(i * 7, 4);
-    if (table.add(b.toString('latin1'), table.hash(b, 0, 8)) !== i) misnumbered++;
+    if (table.add(b.toString('latin1'), table.hash(b, 0, 8), b, 0, 8) !== i) misnumbered++;
   }
   expect(misnumbered).toBe(0);
   for (let i = 0; i < 1_000_000; i += 97_001) {
@@ -70,7 +76,28 @@ it('holds a million keys and reuses the ordinals of removed entries', () => {
   b.writeUInt32BE(35, 4);
   expect(table.delete(b.toString('latin1'))).toBe(true);
   expect(table.get(b)).toBeUndefined();
-  expect(table.add('again', table.hashString('again'))).toBe(5);
+  expect(table.add('again', table.hashString('again'), Buffer.from('again'), 0, 5)).toBe(5);
   expect(table.getString('again')).toBe('again');
   expect(table.size).toBe(1_000_000);
+});
+
+it('drops removed keys from its arena instead of growing without bound', () => {
+  const table = new KeyTable<number>();
+  const key = Buffer.alloc(1000);
+  // 100 MB of keys added and removed over time, at most 10 live at once.
+  for (let i = 0; i < 100_000; i++) {
+    key.writeUInt32BE(i, 0);
+    table.add(i, table.hash(key, 0, key.length), key, 0, key.length);
+    if (i >= 10) {
+      key.writeUInt32BE(i - 10, 0);
+      expect(table.delete(key.toString('latin1'))).toBe(true);
+    }
+  }
+  expect(table.size).toBe(10);
+  for (let i = 99_990; i < 100_000; i++) {
+    key.writeUInt32BE(i, 0);
+    expect(table.get(key)).toBe(i);
+  }
+  const arena = (table as unknown as { arena: Buffer }).arena;
+  expect(arena.length).toBeLessThanOrEqual(64 * 1024);
 });

@@ -326,15 +326,15 @@ export class KVStore {
     if (rev < this.compactMainRev) throw new CompactedError();
     const end = rangeEndToIndex(rangeEnd);
     if (end === undefined && opts?.count !== true) {
-      // One key: found by its bytes, and no intermediate objects when it is read at or
-      // after its last change.
-      const ki = this.index.find(key);
-      if (ki === undefined) return { kvs: [], rev: curRev, count: 0 };
-      const main = ki.lastMain;
+      // One key: found by its bytes, and read at or after its last change (most reads)
+      // with the newest revision the table keeps next to the key.
+      const o = this.index.lookup(key);
+      if (o < 0) return { kvs: [], rev: curRev, count: 0 };
+      const main = this.index.lastMain(o);
       if (main !== 0 && main <= rev) {
-        return { kvs: [this.readRevision(main, ki.lastSub)], rev: curRev, count: 1 };
+        return { kvs: [this.readRevision(main, this.index.lastSub(o))], rev: curRev, count: 1 };
       }
-      const g = ki.get(rev);
+      const g = this.index.at(o).get(rev);
       if (g === undefined) return { kvs: [], rev: curRev, count: 0 };
       return { kvs: [this.readRevision(g.modMain, g.modSub)], rev: curRev, count: 1 };
     }
@@ -371,7 +371,8 @@ export class KVStore {
     if (lease !== 0n && this.lessor === undefined)
       throw new Error('mvcc: no lessor to attach lease');
     const rev = beginRev + 1;
-    const ki = this.index.find(key);
+    const o = this.index.lookup(key);
+    const ki = o < 0 ? undefined : this.index.at(o);
     let created = rev;
     let ver = 0;
     let oldLease = 0n;
@@ -387,12 +388,12 @@ export class KVStore {
     const enc = encodeKeyValueParts(key, value, created, rev, ver + 1, lease);
     // The backend copies key and value into its batch arenas: the scratch is reusable.
     this.backend.seqPut(KEY_BUCKET, writeRevBytes(rev, sub, this.revScratch), enc);
-    if (ki === undefined) {
+    if (o < 0) {
       const fresh = new KeyIndex(toBinary(key));
       fresh.put(rev, sub);
-      this.index.insertNew(fresh);
+      this.index.insertNew(fresh, key);
     } else {
-      ki.put(rev, sub);
+      this.index.putAt(o, rev, sub);
     }
     changes.push({ enc, rev, tombstone: false });
     if (oldLease !== 0n) this.lessor!.detach(oldLease, key);
@@ -576,8 +577,9 @@ export class KVStore {
     const keyToLease = new Map<string, bigint>();
     let revisions = 0;
     const orderJob = this.startRestoreOrder();
-    this.restoreCreated = [];
     this.index.beginBulkLoad();
+    // Each key has at least one entry: the entries bound the keys.
+    this.index.reserve(be.committedCount(KEY_BUCKET));
     let from: Buffer = revToBytes(0, 0);
     for (;;) {
       let n = 0;
@@ -597,11 +599,8 @@ export class KVStore {
       const r = bytesToRev(lastKey);
       from = revToBytes(r.main, r.sub + 1);
     }
-    const created = this.restoreCreated;
-    this.restoreCreated = undefined;
     const scanMs = performance.now() - started;
-    const ordered =
-      orderJob !== undefined && this.finishRestoreOrder(orderJob, created, revisions, scanMs);
+    const ordered = orderJob !== undefined && this.finishRestoreOrder(orderJob, revisions, scanMs);
     if (!ordered) this.index.endBulkLoad();
     // Revisions between the compact revision and the newest one may all be gone.
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
@@ -644,9 +643,6 @@ export class KVStore {
       });
     }
   }
-
-  /** KeyIndexes in the order the rebuild created them (what the ordering thread numbers). */
-  private restoreCreated: KeyIndex[] | undefined;
 
   /** Starts the ordering thread for a large backend; undefined when not worth it or failing. */
   private startRestoreOrder(): RestoreOrderJob | undefined {
@@ -702,12 +698,7 @@ export class KVStore {
    * Waits for the ordering thread and bulk-loads the index in its order; false (and the
    * caller sorts by itself) when it failed, timed out or saw a different bucket.
    */
-  private finishRestoreOrder(
-    job: RestoreOrderJob,
-    created: KeyIndex[] | undefined,
-    revisions: number,
-    scanMs: number,
-  ): boolean {
+  private finishRestoreOrder(job: RestoreOrderJob, revisions: number, scanMs: number): boolean {
     // The thread does about the work of the scan just done; one that takes much longer is
     // starved or stuck, and sorting here is cheaper than waiting for it.
     const deadline = Date.now() + Math.max(RESTORE_ORDER_MIN_WAIT_MS, scanMs);
@@ -717,21 +708,17 @@ export class KVStore {
     const reply = receiveMessageOnPort(job.port)?.message as RestoreOrderReply | undefined;
     job.port.close();
     void job.worker.terminate();
-    if (reply === undefined || 'error' in reply || created === undefined) {
+    if (reply === undefined || 'error' in reply) {
       this.logger.warn(
         { error: reply !== undefined && 'error' in reply ? reply.error : 'no answer' },
         'index ordering thread failed; sorting on the main thread',
       );
       return false;
     }
-    if (reply.revisions !== revisions || reply.created !== created.length) return false;
-    const values = new Array<KeyIndex>(reply.order.length);
-    for (let i = 0; i < values.length; i++) {
-      const ki = created[reply.order[i]!];
-      if (ki === undefined) return false;
-      values[i] = ki;
-    }
-    return this.index.endBulkLoadInOrder(values);
+    // The thread numbers keys as the rebuild added them to the index (the same rule:
+    // at a key's first entry that is not a tombstone), so its numbers are the ordinals.
+    if (reply.revisions !== revisions || reply.created !== this.index.size) return false;
+    return this.index.endBulkLoadInOrder(reply.order);
   }
 
   private restoreEntry(k: Buffer, v: Uint8Array, keyToLease: Map<string, bigint>): void {
@@ -741,13 +728,12 @@ export class KVStore {
     this.currentRev = r.main;
     // Found by the key's bytes where they lie in the value: a key seen before never
     // becomes a string again.
-    let ki = this.index.find(v, f.keyStart, f.keyEnd);
-    if (ki !== undefined) {
-      if (tomb) {
-        if (!ki.deleted) ki.tombstone(r.main, r.sub);
-      } else {
-        ki.put(r.main, r.sub);
-      }
+    const o = this.index.lookup(v, f.keyStart, f.keyEnd);
+    let ki: KeyIndex;
+    if (o >= 0) {
+      ki = this.index.at(o);
+      if (!tomb) this.index.putAt(o, r.main, r.sub);
+      else if (!ki.deleted) this.index.tombstoneAt(o, r.main, r.sub);
     } else if (!tomb) {
       // Read the key straight out of the value's (shared) buffer as a binary string.
       if (v.buffer !== this.restoreArrayBuffer) {
@@ -758,8 +744,7 @@ export class KVStore {
         this.restoreView!.toString('latin1', v.byteOffset + f.keyStart, v.byteOffset + f.keyEnd),
       );
       ki.restore(f.createRevision, r.main, r.sub, f.version);
-      this.restoreCreated?.push(ki);
-      this.index.insertNew(ki);
+      this.index.insertNew(ki, v, f.keyStart, f.keyEnd);
     } else {
       return;
     }

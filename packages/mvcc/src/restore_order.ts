@@ -8,7 +8,7 @@
 import { isMainThread, type MessagePort, workerData } from 'node:worker_threads';
 import { Backend } from '@etcd-ts/backend';
 import { decodeKeyOnly } from './codec.js';
-import { KeyTable } from './key_table.js';
+import { KeyTable, sortOrdinals } from './key_table.js';
 import { isTombstone } from './revision.js';
 
 /** What the worker is handed. */
@@ -31,7 +31,8 @@ export function restoreOrder(path: string, bucket: string): RestoreOrderReply {
   try {
     // Each key once, numbered by its first entry that is not a tombstone: the table's
     // ordinals are exactly those numbers (nothing is ever removed from it here).
-    const first = new KeyTable<string>((s) => s);
+    const first = new KeyTable<string>();
+    first.reserve(be.committedCount(bucket));
     let revisions = 0;
     let view: Buffer | undefined;
     be.forEach(bucket, (k, v) => {
@@ -41,16 +42,17 @@ export function restoreOrder(path: string, bucket: string): RestoreOrderReply {
       const h = first.hash(key, 0, key.length);
       if (first.findHashed(h, key, 0, key.length) >= 0) return true;
       if (view === undefined || view.buffer !== key.buffer) view = Buffer.from(key.buffer);
-      first.add(view.toString('latin1', key.byteOffset, key.byteOffset + key.length), h);
+      first.add(
+        view.toString('latin1', key.byteOffset, key.byteOffset + key.length),
+        h,
+        key,
+        0,
+        key.length,
+      );
       return true;
     });
     const created = first.size;
-    const keys = [...first.values()];
-    // The default sort compares UTF-16 code units: byte order on binary strings.
-    keys.sort();
-    const order = new Int32Array(keys.length);
-    for (let i = 0; i < keys.length; i++) order[i] = first.findString(keys[i]!);
-    return { revisions, created, order };
+    return { revisions, created, order: sortOrdinals(first.size, (o) => first.at(o)) };
   } finally {
     // Nothing was written: closing commits nothing.
     void be.close();

@@ -1,7 +1,7 @@
 import sortedBtree from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { KeyIndex, type KeyIndexGet } from './key_index.js';
-import { KeyTable } from './key_table.js';
+import { KeyTable, sortOrdinals } from './key_table.js';
 
 // sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands us
 // the exports object, bundlers (vitest) the class itself.
@@ -42,9 +42,11 @@ export class TreeIndex {
   /**
    * The same entries hashed by key bytes, for single-key lookups (every put and most
    * reads): one hash of the request's bytes instead of ~20 string comparisons down the
-   * tree, and no string made of a key already indexed.
+   * tree, and no string made of a key already indexed. Next to each key the table keeps
+   * the key's newest live revision (main 0: deleted), so that a read at the current
+   * revision (most reads) needs nothing else from the index.
    */
-  private readonly byKey = new KeyTable<KeyIndex>((ki) => ki.key);
+  private readonly byKey = new KeyTable<KeyIndex>();
 
   /** Number of keys indexed (live or with history). */
   get size(): number {
@@ -55,10 +57,30 @@ export class TreeIndex {
     return this.byKey.getString(key);
   }
 
+  /** The ordinal of key bytes b[start, end) (all of b by default) in the index, or -1. */
+  lookup(b: Uint8Array, start = 0, end = b.length): number {
+    return this.byKey.findHashed(this.byKey.hash(b, start, end), b, start, end);
+  }
+
   /** The KeyIndex of key bytes b[start, end) (all of b by default), if indexed. */
   find(b: Uint8Array, start = 0, end = b.length): KeyIndex | undefined {
-    const o = this.byKey.findHashed(this.byKey.hash(b, start, end), b, start, end);
+    const o = this.lookup(b, start, end);
     return o < 0 ? undefined : this.byKey.at(o);
+  }
+
+  /** The KeyIndex with ordinal o (from `lookup`). */
+  at(o: number): KeyIndex {
+    return this.byKey.at(o);
+  }
+
+  /** Main part of the newest live revision of the key with ordinal o; 0 when deleted. */
+  lastMain(o: number): number {
+    return this.byKey.main(o);
+  }
+
+  /** Sub part of the newest live revision of the key with ordinal o. */
+  lastSub(o: number): number {
+    return this.byKey.sub(o);
   }
 
   /** The key's revision visible at atRev, if it existed then. */
@@ -68,38 +90,54 @@ export class TreeIndex {
 
   /** Records a put of `key` at main.sub. */
   put(key: string, main: number, sub: number): void {
-    let ki = this.byKey.getString(key);
-    if (ki === undefined) {
-      ki = new KeyIndex(key);
-      this.insertNew(ki);
+    const o = this.byKey.findString(key);
+    if (o >= 0) {
+      this.putAt(o, main, sub);
+      return;
     }
+    const ki = new KeyIndex(key);
     ki.put(main, sub);
+    this.insertNew(ki, Buffer.from(key, 'latin1'));
+  }
+
+  /** Records a put at main.sub of the key with ordinal o. */
+  putAt(o: number, main: number, sub: number): void {
+    this.byKey.at(o).put(main, sub);
+    this.byKey.setMainSub(o, main, sub);
   }
 
   /** Records a delete of `key` at main.sub (the key must be live). */
   tombstone(key: string, main: number, sub: number): void {
-    const ki = this.byKey.getString(key);
-    if (ki === undefined) throw new Error('mvcc: tombstone of a key the index does not have');
-    ki.tombstone(main, sub);
+    const o = this.byKey.findString(key);
+    if (o < 0) throw new Error('mvcc: tombstone of a key the index does not have');
+    this.tombstoneAt(o, main, sub);
+  }
+
+  /** Records a delete at main.sub of the key with ordinal o (the key must be live). */
+  tombstoneAt(o: number, main: number, sub: number): void {
+    this.byKey.at(o).tombstone(main, sub);
+    this.byKey.setMainSub(o, 0, 0);
   }
 
   /** Adds a KeyIndex for a key not indexed yet. */
   insert(ki: KeyIndex): void {
     if (this.byKey.findString(ki.key) >= 0) throw new Error('mvcc: key indexed twice');
-    this.insertNew(ki);
+    this.insertNew(ki, Buffer.from(ki.key, 'latin1'));
   }
 
   /**
-   * Adds a KeyIndex for a key the caller has just looked up and not found (saving the
-   * second probe of `insert`).
+   * Adds a KeyIndex, with the revisions it already holds, for key bytes b[start, end)
+   * that the caller has just looked up and not found; returns its ordinal.
    */
-  insertNew(ki: KeyIndex): void {
-    this.byKey.add(ki, this.byKey.hashString(ki.key));
-    if (this.bulk) return;
+  insertNew(ki: KeyIndex, b: Uint8Array, start = 0, end = b.length): number {
+    const o = this.byKey.add(ki, this.byKey.hash(b, start, end), b, start, end);
+    this.byKey.setMainSub(o, ki.lastMain, ki.lastSub);
+    if (this.bulk) return o;
     // New keys reach the tree in sorted batches: inserting in key order walks one hot path
     // down the tree instead of a cold one per key (about 3x cheaper at a million keys).
     this.pending.set(ki.key, ki);
     if (this.pending.size >= PENDING_LIMIT) this.flushPending();
+    return o;
   }
 
   /**
@@ -128,34 +166,53 @@ export class TreeIndex {
     this.bulk = true;
   }
 
+  /** Makes room for about `keys` keys (a bulk load that knows how many are coming). */
+  reserve(keys: number): void {
+    this.byKey.reserve(keys);
+  }
+
   endBulkLoad(): void {
     if (!this.bulk) return;
     this.bulk = false;
-    // The default sort compares strings natively by UTF-16 code unit, which on binary
-    // strings is byte order: twice as fast as sorting the KeyIndexes with a comparator.
-    const keys = new Array<string>(this.byKey.size);
-    let n = 0;
-    for (const ki of this.byKey.values()) keys[n++] = ki.key;
-    keys.sort();
-    const values = new Array<KeyIndex>(keys.length);
-    for (let i = 0; i < keys.length; i++) values[i] = this.byKey.getString(keys[i]!)!;
+    // Nothing is removed during a bulk load: the ordinals are 0 to size-1.
+    const byKey = this.byKey;
+    if (byKey.ordinals !== byKey.size) throw new Error('mvcc: a key removed during a bulk load');
+    // The keys gathered in one pass first: the sort then compares strings straight from
+    // one array instead of through each KeyIndex.
+    const byOrdinal = new Array<string>(byKey.size);
+    for (let o = 0; o < byOrdinal.length; o++) byOrdinal[o] = byKey.at(o).key;
+    const order = sortOrdinals(byOrdinal.length, (o) => byOrdinal[o]!);
+    const keys = new Array<string>(order.length);
+    const values = new Array<KeyIndex>(order.length);
+    for (let i = 0; i < order.length; i++) {
+      keys[i] = byOrdinal[order[i]!]!;
+      values[i] = byKey.at(order[i]!);
+    }
     // Built bottom-up from the sorted keys, leaves 80% full to leave room for new keys.
     this.tree = bulkLoad<string, KeyIndex>(keys, values, NODE_SIZE, compareBinary);
   }
 
   /**
-   * Ends a bulk load with the KeyIndexes already in key order (computed elsewhere): the
-   * tree is built from them if they are exactly the indexed keys in strictly ascending
-   * order; otherwise nothing changes and false is returned (call endBulkLoad then).
+   * Ends a bulk load with the key order computed elsewhere: `order` lists the ordinals (the
+   * order in which the bulk load added the keys) in key order. The tree is built if these
+   * are exactly the indexed keys in strictly ascending order; otherwise nothing changes
+   * and false is returned (call endBulkLoad then).
    */
-  endBulkLoadInOrder(sorted: KeyIndex[]): boolean {
-    if (!this.bulk || sorted.length !== this.byKey.size) return false;
-    const keys = new Array<string>(sorted.length);
-    for (let i = 0; i < sorted.length; i++) keys[i] = sorted[i]!.key;
+  endBulkLoadInOrder(order: Int32Array): boolean {
+    const byKey = this.byKey;
+    if (!this.bulk || order.length !== byKey.size || byKey.ordinals !== byKey.size) return false;
+    const keys = new Array<string>(order.length);
+    const values = new Array<KeyIndex>(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const o = order[i]!;
+      if (!(o >= 0 && o < order.length)) return false;
+      values[i] = byKey.at(o);
+      keys[i] = values[i]!.key;
+    }
     try {
-      // bulkLoad checks the order, and a KeyIndex can only be in `sorted` once if the
-      // keys ascend strictly, so these are the indexed keys.
-      this.tree = bulkLoad<string, KeyIndex>(keys, sorted, NODE_SIZE, compareBinary);
+      // bulkLoad checks the order, and an ordinal can only be in `order` once if the keys
+      // ascend strictly, so these are the indexed keys.
+      this.tree = bulkLoad<string, KeyIndex>(keys, values, NODE_SIZE, compareBinary);
     } catch {
       return false;
     }
