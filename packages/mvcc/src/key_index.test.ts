@@ -115,7 +115,7 @@ describe('KeyIndex', () => {
   it('restores a generation from one stored revision', () => {
     const ki = new KeyIndex('k');
     ki.restore(3, 9, 1, 4);
-    expect(ki.get(9)).toEqual({ modMain: 9, modSub: 1, createdMain: 3, createdSub: 0, ver: 4 });
+    expect(ki.get(9)).toEqual({ modMain: 9, modSub: 1, createdMain: 3, ver: 4 });
     ki.put(10, 0);
     expect(ki.get(10)?.ver).toBe(5);
   });
@@ -155,5 +155,35 @@ describe('TreeIndex', () => {
     expect(available).toEqual(keep);
     expect([...t.all()].map((k) => k.key)).toEqual(['b', 'c', 'd']);
     expect(available).toEqual(new Set([revSetKey(4, 0), revSetKey(3, 0)]));
+  });
+
+  it('keeps a one-revision key as table numbers only, and its generations from the second change until compaction leaves one revision', () => {
+    const t = new TreeIndex();
+    const objectOf = (key: string) => {
+      const table = (
+        t as unknown as { byKey: { findString(k: string): number; at(o: number): unknown } }
+      ).byKey;
+      return table.at(table.findString(key));
+    };
+    t.put('k', 2, 0);
+    expect(objectOf('k')).toBeNull();
+    expect(t.get('k', 1)).toBeUndefined();
+    expect(t.get('k', 5)).toEqual({ modMain: 2, modSub: 0, createdMain: 2, ver: 1 });
+    t.put('k', 3, 1);
+    expect(objectOf('k')).not.toBeNull();
+    expect(t.get('k', 2)).toEqual({ modMain: 2, modSub: 0, createdMain: 2, ver: 1 });
+    expect(t.get('k', 3)).toEqual({ modMain: 3, modSub: 1, createdMain: 2, ver: 2 });
+    expect(t.compact(3)).toEqual(new Set([revSetKey(3, 1)]));
+    expect(objectOf('k')).toBeNull();
+    expect(t.get('k', 3)).toEqual({ modMain: 3, modSub: 1, createdMain: 2, ver: 2 });
+    const o = t.lookup(Buffer.from('k'));
+    expect([t.lastMain(o), t.lastSub(o), t.createdMain(o), t.ver(o)]).toEqual([3, 1, 2, 2]);
+    t.tombstone('k', 4, 0);
+    expect(t.lastMain(o)).toBe(0);
+    expect(t.get('k', 4)).toBeUndefined();
+    expect(t.get('k', 3)?.modMain).toBe(3);
+    t.compact(4);
+    expect(t.size).toBe(0);
+    expect(t.lookup(Buffer.from('k'))).toBe(-1);
   });
 });

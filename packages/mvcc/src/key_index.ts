@@ -10,7 +10,6 @@ export interface Generation {
   /** Number of modifications in this generation (kept when compaction drops revisions). */
   ver: number;
   createdMain: number;
-  createdSub: number;
   revs: number[];
 }
 
@@ -19,7 +18,6 @@ export interface KeyIndexGet {
   modMain: number;
   modSub: number;
   createdMain: number;
-  createdSub: number;
   ver: number;
 }
 
@@ -37,7 +35,6 @@ export class KeyIndex implements Generation {
   readonly key: string;
   ver = 0;
   createdMain = 0;
-  createdSub = 0;
   past: Generation[] | undefined = undefined;
   /**
    * The current generation's revisions. Most keys hold a single one (a million-key store
@@ -87,6 +84,11 @@ export class KeyIndex implements Generation {
   /** Whether the key has no live revision (its current generation is empty). */
   get deleted(): boolean {
     return this.more === undefined && this.oneMain === 0;
+  }
+
+  /** The key's whole history is one revision (its current generation's only one). */
+  get isSingleRevision(): boolean {
+    return this.more === undefined && this.oneMain !== 0 && this.past === undefined;
   }
 
   /** No generation holds any revision: the index may forget the key. */
@@ -140,7 +142,6 @@ export class KeyIndex implements Generation {
       this.oneSub = 0;
     } else {
       this.createdMain = main;
-      this.createdSub = sub;
       this.ver = 0;
       this.oneMain = main;
       this.oneSub = sub;
@@ -155,7 +156,6 @@ export class KeyIndex implements Generation {
   restore(createdMain: number, modMain: number, modSub: number, ver: number): void {
     if (!this.isEmpty()) throw new Error('mvcc: cannot restore a non-empty keyIndex');
     this.createdMain = createdMain;
-    this.createdSub = 0;
     this.ver = ver;
     this.oneMain = modMain;
     this.oneSub = modSub;
@@ -169,14 +169,12 @@ export class KeyIndex implements Generation {
     const closed: Generation = {
       ver: this.ver,
       createdMain: this.createdMain,
-      createdSub: this.createdSub,
       revs: this.revs,
     };
     if (this.past === undefined) this.past = [closed];
     else this.past.push(closed);
     this.ver = 0;
     this.createdMain = 0;
-    this.createdSub = 0;
     this.revs = NO_REVS;
   }
 
@@ -193,7 +191,6 @@ export class KeyIndex implements Generation {
           modMain: r[r.length - 2]!,
           modSub: r[r.length - 1]!,
           createdMain: this.createdMain,
-          createdSub: this.createdSub,
           ver: this.ver,
         };
       }
@@ -202,7 +199,6 @@ export class KeyIndex implements Generation {
         modMain: this.oneMain,
         modSub: this.oneSub,
         createdMain: this.createdMain,
-        createdSub: this.createdSub,
         ver: this.ver,
       };
     }
@@ -216,7 +212,6 @@ export class KeyIndex implements Generation {
           modMain: gr[2 * i]!,
           modSub: gr[2 * i + 1]!,
           createdMain: g.createdMain,
-          createdSub: g.createdSub,
           ver: g.ver - (count - i - 1),
         };
       }
@@ -314,7 +309,7 @@ export class KeyIndex implements Generation {
       .map((g) => {
         const revs: string[] = [];
         for (let i = 0; i < g.revs.length; i += 2) revs.push(`${g.revs[i]}.${g.revs[i + 1]}`);
-        return `g: created[${g.createdMain}.${g.createdSub}] ver[${g.ver}] revs[${revs.join(' ')}]`;
+        return `g: created[${g.createdMain}] ver[${g.ver}] revs[${revs.join(' ')}]`;
       })
       .join('\n');
   }

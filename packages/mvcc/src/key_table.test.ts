@@ -36,7 +36,7 @@ it('finds, adds and removes exactly what a Map would, through growth and backwar
     if (want === undefined && r() < 0.7) {
       const e = { key, n: step };
       expect(table.add(e, h, framed, 2, 2 + b.length)).toBe(table.findString(key));
-      table.setMainSub(table.findString(key), step, step & 7);
+      table.setNumbers(table.findString(key), step, step & 7, step + 1, step + 2);
       model.set(key, e);
     } else if (want !== undefined && r() < 0.5) {
       expect(table.delete(key)).toBe(true);
@@ -53,7 +53,13 @@ it('finds, adds and removes exactly what a Map would, through growth and backwar
     const o = table.findString(e.key);
     expect(table.at(o)).toBe(e);
     // The numbers kept with each entry follow it through growth and backward shifts.
-    expect([table.main(o), table.sub(o)]).toEqual([e.n, e.n & 7]);
+    expect([table.main(o), table.sub(o), table.created(o), table.ver(o)]).toEqual([
+      e.n,
+      e.n & 7,
+      e.n + 1,
+      e.n + 2,
+    ]);
+    expect(table.keyString(o)).toBe(e.key);
   }
 });
 

@@ -7,6 +7,9 @@ const MIN_SLOTS = 1024;
  * come (a caller's estimate may be far too high, say a long history of few keys).
  */
 const MAX_RESERVE = 1 << 20;
+/** A record's length in uint32 and in float64 (see KeyTable.rec). */
+const REC32 = 10;
+const REC64 = 5;
 /** Bytes of key the arena starts with. */
 const MIN_ARENA = 64 * 1024;
 /** The arena's offsets are uint32: its bytes stay below 4 GiB. */
@@ -47,12 +50,13 @@ export class KeyTable<V> {
   /** Arena bytes of removed keys. */
   private arenaGarbage = 0;
   /**
-   * One 24-byte record per ordinal, read through two views: uint32 [0] the key's arena
-   * offset, [1] its length, [2] the owner's `sub`; float64 [2] the owner's `main`. One
-   * record is one cache line at most: a hit reads its key and its numbers together.
+   * One 40-byte record per ordinal, read through two views: uint32 [0] the key's arena
+   * offset, [1] its length, [2] `sub`; float64 [2] `main`, [3] `created`, [4] `ver`. A
+   * record spans at most two cache lines: a hit reads its key's place and its numbers
+   * together.
    */
-  private rec = new Uint32Array((MIN_SLOTS / 2) * 6);
-  private recMain = new Float64Array(this.rec.buffer);
+  private rec = new Uint32Array((MIN_SLOTS / 2) * REC32);
+  private recF = new Float64Array(this.rec.buffer);
 
   get size(): number {
     return this.count;
@@ -85,9 +89,9 @@ export class KeyTable<V> {
     for (let p = h & mask; ; p = (p + 1) & mask) {
       const tag = slots[2 * p + 1]!;
       if (tag === 0) return -1;
-      if (slots[2 * p] === h && this.rec[6 * (tag - 1) + 1] === len) {
+      if (slots[2 * p] === h && this.rec[REC32 * (tag - 1) + 1] === len) {
         const arena = this.arena;
-        const off = this.rec[6 * (tag - 1)]! - start;
+        const off = this.rec[REC32 * (tag - 1)]! - start;
         let i = start;
         while (i < end && arena[off + i] === b[i]) i++;
         if (i === end) return tag - 1;
@@ -104,9 +108,9 @@ export class KeyTable<V> {
     for (let p = h & mask; ; p = (p + 1) & mask) {
       const tag = slots[2 * p + 1]!;
       if (tag === 0) return -1;
-      if (slots[2 * p] === h && this.rec[6 * (tag - 1) + 1] === len) {
+      if (slots[2 * p] === h && this.rec[REC32 * (tag - 1) + 1] === len) {
         const arena = this.arena;
-        const off = this.rec[6 * (tag - 1)]!;
+        const off = this.rec[REC32 * (tag - 1)]!;
         let i = 0;
         while (i < len && arena[off + i] === key.charCodeAt(i)) i++;
         if (i === len) return tag - 1;
@@ -132,20 +136,44 @@ export class KeyTable<V> {
   }
 
   /**
-   * The pair of numbers the owner keeps with entry o (the index: the key's newest live
-   * revision), next to its key so that a hit reads both at once. 0 and 0 when added.
+   * Four numbers kept with entry o next to its key, so that a hit reads them with the key
+   * (the index keeps there the key's current generation: its newest revision main.sub,
+   * main 0 when the key is deleted, the generation's created revision and its version).
+   * All 0 when the entry is added.
    */
   main(o: number): number {
-    return this.recMain[3 * o + 2]!;
+    return this.recF[REC64 * o + 2]!;
   }
 
   sub(o: number): number {
-    return this.rec[6 * o + 2]!;
+    return this.rec[REC32 * o + 2]!;
   }
 
-  setMainSub(o: number, main: number, sub: number): void {
-    this.recMain[3 * o + 2] = main;
-    this.rec[6 * o + 2] = sub;
+  created(o: number): number {
+    return this.recF[REC64 * o + 3]!;
+  }
+
+  ver(o: number): number {
+    return this.recF[REC64 * o + 4]!;
+  }
+
+  setNumbers(o: number, main: number, sub: number, created: number, ver: number): void {
+    this.recF[REC64 * o + 2] = main;
+    this.rec[REC32 * o + 2] = sub;
+    this.recF[REC64 * o + 3] = created;
+    this.recF[REC64 * o + 4] = ver;
+  }
+
+  /** Entry o's key as a binary string. */
+  keyString(o: number): string {
+    const off = this.rec[REC32 * o]!;
+    return this.arena.toString('latin1', off, off + this.rec[REC32 * o + 1]!);
+  }
+
+  /** Replaces entry o's value (the key stays). */
+  setAt(o: number, v: V): void {
+    if (this.entries[o] === undefined) throw new Error('KeyTable: no entry to replace');
+    this.entries[o] = v;
   }
 
   /**
@@ -161,14 +189,13 @@ export class KeyTable<V> {
     } else {
       o = this.entries.length;
       this.entries.push(v);
-      if (6 * o >= this.rec.length) this.growRecords(2 * o);
+      if (REC32 * o >= this.rec.length) this.growRecords(2 * o);
     }
     const len = end - start;
     if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
-    this.rec[6 * o] = this.arenaUsed;
-    this.rec[6 * o + 1] = len;
-    this.rec[6 * o + 2] = 0;
-    this.recMain[3 * o + 2] = 0;
+    this.rec[REC32 * o] = this.arenaUsed;
+    this.rec[REC32 * o + 1] = len;
+    this.setNumbers(o, 0, 0, 0, 0);
     const arena = this.arena;
     let at = this.arenaUsed;
     // Keys are mostly short: a loop costs less than making a view to copy from.
@@ -190,8 +217,8 @@ export class KeyTable<V> {
     while (slots[2 * p + 1] !== o + 1) p = (p + 1) & mask;
     this.entries[o] = undefined;
     this.free.push(o);
-    this.arenaGarbage += this.rec[6 * o + 1]!;
-    this.rec[6 * o + 1] = 0;
+    this.arenaGarbage += this.rec[REC32 * o + 1]!;
+    this.rec[REC32 * o + 1] = 0;
     this.count--;
     // Backward shift: move each later slot of the probe run into the hole when the hole
     // lies between that slot's home and the slot itself, so every key stays reachable from
@@ -219,7 +246,7 @@ export class KeyTable<V> {
     let slots = this.slots.length / 2;
     while (n * 2 > slots) slots *= 2;
     if (slots > this.slots.length / 2) this.grow(slots);
-    if (6 * n > this.rec.length) this.growRecords(n);
+    if (REC32 * n > this.rec.length) this.growRecords(n);
   }
 
   /** Every entry, in ordinal order. */
@@ -247,10 +274,10 @@ export class KeyTable<V> {
 
   /** Makes room for the records of ordinals below n. */
   private growRecords(n: number): void {
-    const rec = new Uint32Array(n * 6);
+    const rec = new Uint32Array(n * REC32);
     rec.set(this.rec);
     this.rec = rec;
-    this.recMain = new Float64Array(rec.buffer);
+    this.recF = new Float64Array(rec.buffer);
   }
 
   /** Makes room for `len` more key bytes: drops removed keys' bytes, or a bigger arena. */
@@ -266,10 +293,10 @@ export class KeyTable<V> {
     let used = 0;
     for (let o = 0; o < this.entries.length; o++) {
       if (this.entries[o] === undefined) continue;
-      const off = this.rec[6 * o]!;
-      const n = this.rec[6 * o + 1]!;
+      const off = this.rec[REC32 * o]!;
+      const n = this.rec[REC32 * o + 1]!;
       this.arena.copy(arena, used, off, off + n);
-      this.rec[6 * o] = used;
+      this.rec[REC32 * o] = used;
       used += n;
     }
     this.arena = arena;
@@ -282,32 +309,36 @@ export class KeyTable<V> {
 const RUN = 65536;
 
 /**
- * Ordinals 0 to n-1 in byte order of their keys (`keyOf`: binary strings, all distinct):
- * sorted in runs, then merged. Sorting ordinals keeps each key's ordinal without looking
- * the sorted keys up again, and a run's strings fit in cache while it is sorted (at a
- * million keys, 0.8 s in all against 1.3 s to sort the strings and look each one up).
+ * The ordinals of `keys` (binary strings, all distinct) in byte order of the keys: sorted
+ * in runs, then merged. Sorting ordinals keeps each key's ordinal without looking the
+ * sorted keys up again, and a run's strings fit in cache while it is sorted (at a million
+ * keys, 0.8 s in all against 1.3 s to sort the strings and look each one up).
  */
-export function sortOrdinals(n: number, keyOf: (o: number) => string): Int32Array {
+export function sortOrdinals(keys: readonly string[]): Int32Array {
+  const n = keys.length;
   // Comparing binary strings by UTF-16 code unit is byte order.
-  const byKey = (a: number, b: number): number => (keyOf(a) < keyOf(b) ? -1 : 1);
-  const runs: number[][] = [];
+  const byKey = (a: number, b: number): number => (keys[a]! < keys[b]! ? -1 : 1);
+  const runs: Int32Array[] = [];
   for (let from = 0; from < n; from += RUN) {
     const run: number[] = [];
     for (let o = from; o < Math.min(n, from + RUN); o++) run.push(o);
-    runs.push(run.sort(byKey));
+    runs.push(Int32Array.from(run.sort(byKey)));
   }
   // Merge through a binary heap of the runs, ordered by each run's next key.
   const next = new Int32Array(runs.length);
-  const head = (r: number): string => keyOf(runs[r]![next[r]!]!);
+  const heads = runs.map((run) => keys[run[0]!]!);
   const heap = runs.map((_, r) => r);
   const siftDown = (i: number): void => {
+    const len = heap.length;
     for (;;) {
       const l = 2 * i + 1;
       let m = i;
-      if (l < heap.length && head(heap[l]!) < head(heap[m]!)) m = l;
-      if (l + 1 < heap.length && head(heap[l + 1]!) < head(heap[m]!)) m = l + 1;
+      if (l < len && heads[heap[l]!]! < heads[heap[m]!]!) m = l;
+      if (l + 1 < len && heads[heap[l + 1]!]! < heads[heap[m]!]!) m = l + 1;
       if (m === i) return;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      const t = heap[i]!;
+      heap[i] = heap[m]!;
+      heap[m] = t;
       i = m;
     }
   };
@@ -315,8 +346,13 @@ export function sortOrdinals(n: number, keyOf: (o: number) => string): Int32Arra
   const order = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const r = heap[0]!;
-    order[k] = runs[r]![next[r]!++]!;
-    if (next[r] === runs[r]!.length) {
+    const run = runs[r]!;
+    const at = next[r]!;
+    order[k] = run[at]!;
+    if (at + 1 < run.length) {
+      next[r] = at + 1;
+      heads[r] = keys[run[at + 1]!]!;
+    } else {
       heap[0] = heap[heap.length - 1]!;
       heap.pop();
     }

@@ -15,7 +15,6 @@ import {
   type KeyValue,
 } from './codec.js';
 import { CompactedError, FutureRevError, StoreClosedError } from './errors.js';
-import { KeyIndex } from './key_index.js';
 import type { RestoreOrderReply } from './restore_order.js';
 import {
   bytesToRev,
@@ -178,8 +177,6 @@ export class KVStore {
   private generation = 0;
   private readonly scratch = Buffer.allocUnsafe(REV_BYTES_LEN);
   private readonly revScratch = Buffer.allocUnsafe(REV_BYTES_LEN);
-  private restoreArrayBuffer: ArrayBufferLike | undefined;
-  private restoreView: Buffer | undefined;
   /** Keys/second of the last index rebuild, for logs and benchmarks. */
   restoreStats = { keys: 0, revisions: 0, ms: 0, orderedByThread: false };
 
@@ -232,8 +229,6 @@ export class KVStore {
     this.consistentTerm = 0;
     this.savedIdx = -1;
     this.savedTerm = -1;
-    this.restoreArrayBuffer = undefined;
-    this.restoreView = undefined;
     this.compactionChain = Promise.resolve();
     this.attach(backend);
     this.restore();
@@ -334,7 +329,7 @@ export class KVStore {
       if (main !== 0 && main <= rev) {
         return { kvs: [this.readRevision(main, this.index.lastSub(o))], rev: curRev, count: 1 };
       }
-      const g = this.index.at(o).get(rev);
+      const g = this.index.getAt(o, rev);
       if (g === undefined) return { kvs: [], rev: curRev, count: 0 };
       return { kvs: [this.readRevision(g.modMain, g.modSub)], rev: curRev, count: 1 };
     }
@@ -372,15 +367,14 @@ export class KVStore {
       throw new Error('mvcc: no lessor to attach lease');
     const rev = beginRev + 1;
     const o = this.index.lookup(key);
-    const ki = o < 0 ? undefined : this.index.at(o);
     let created = rev;
     let ver = 0;
     let oldLease = 0n;
     // A put is newer than every revision the key has, so it continues the current
-    // generation when the key is live (what ki.get(rev) would find, without allocating).
-    if (ki !== undefined && !ki.deleted) {
-      created = ki.createdMain;
-      ver = ki.ver;
+    // generation when the key is live.
+    if (o >= 0 && this.index.lastMain(o) !== 0) {
+      created = this.index.createdMain(o);
+      ver = this.index.ver(o);
       if (this.lessor !== undefined) oldLease = this.lessor.getLease(key);
     }
     const sub = changes.length;
@@ -389,9 +383,7 @@ export class KVStore {
     // The backend copies key and value into its batch arenas: the scratch is reusable.
     this.backend.seqPut(KEY_BUCKET, writeRevBytes(rev, sub, this.revScratch), enc);
     if (o < 0) {
-      const fresh = new KeyIndex(toBinary(key));
-      fresh.put(rev, sub);
-      this.index.insertNew(fresh, key);
+      this.index.insertNew(toBinary(key), key, 0, key.length, rev, sub, rev, 1);
     } else {
       this.index.putAt(o, rev, sub);
     }
@@ -574,7 +566,8 @@ export class KVStore {
     const term = be.get(META_BUCKET, TERM_KEY);
     if (term !== undefined) this.consistentTerm = this.savedTerm = readUint64BE(term, 0);
 
-    const keyToLease = new Map<string, bigint>();
+    // Leased keys by ordinal (a rebuild removes no key: ordinals stay).
+    const keyToLease = new Map<number, bigint>();
     let revisions = 0;
     const orderJob = this.startRestoreOrder();
     this.index.beginBulkLoad();
@@ -606,7 +599,8 @@ export class KVStore {
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
     if (scheduled <= this.compactMainRev) scheduled = 0;
     if (this.lessor !== undefined) {
-      for (const [key, lease] of keyToLease) {
+      for (const [o, lease] of keyToLease) {
+        const key = this.index.keyOf(o);
         try {
           this.lessor.attach(lease, fromBinary(key));
         } catch (err) {
@@ -721,35 +715,35 @@ export class KVStore {
     return this.index.endBulkLoadInOrder(reply.order);
   }
 
-  private restoreEntry(k: Buffer, v: Uint8Array, keyToLease: Map<string, bigint>): void {
+  private restoreEntry(k: Buffer, v: Uint8Array, keyToLease: Map<number, bigint>): void {
     const r = bytesToRev(k);
     const tomb = isTombstone(k);
     const f = decodeKeyValueFields(v);
     this.currentRev = r.main;
     // Found by the key's bytes where they lie in the value: a key seen before never
     // becomes a string again.
-    const o = this.index.lookup(v, f.keyStart, f.keyEnd);
-    let ki: KeyIndex;
+    let o = this.index.lookup(v, f.keyStart, f.keyEnd);
     if (o >= 0) {
-      ki = this.index.at(o);
       if (!tomb) this.index.putAt(o, r.main, r.sub);
-      else if (!ki.deleted) this.index.tombstoneAt(o, r.main, r.sub);
+      else if (this.index.lastMain(o) !== 0) this.index.tombstoneAt(o, r.main, r.sub);
     } else if (!tomb) {
-      // Read the key straight out of the value's (shared) buffer as a binary string.
-      if (v.buffer !== this.restoreArrayBuffer) {
-        this.restoreArrayBuffer = v.buffer;
-        this.restoreView = Buffer.from(v.buffer);
-      }
-      ki = new KeyIndex(
-        this.restoreView!.toString('latin1', v.byteOffset + f.keyStart, v.byteOffset + f.keyEnd),
+      // A new key: its one revision goes in the table only (the tree's strings are made
+      // at the end, in key order).
+      o = this.index.insertNew(
+        '',
+        v,
+        f.keyStart,
+        f.keyEnd,
+        r.main,
+        r.sub,
+        f.createRevision,
+        f.version,
       );
-      ki.restore(f.createRevision, r.main, r.sub, f.version);
-      this.index.insertNew(ki, v, f.keyStart, f.keyEnd);
     } else {
       return;
     }
-    if (!tomb && f.lease !== 0n) keyToLease.set(ki.key, f.lease);
-    else if (keyToLease.size > 0) keyToLease.delete(ki.key);
+    if (!tomb && f.lease !== 0n) keyToLease.set(o, f.lease);
+    else if (keyToLease.size > 0) keyToLease.delete(o);
   }
 
   // ---- lifecycle ----

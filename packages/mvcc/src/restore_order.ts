@@ -52,7 +52,7 @@ export function restoreOrder(path: string, bucket: string): RestoreOrderReply {
       return true;
     });
     const created = first.size;
-    return { revisions, created, order: sortOrdinals(first.size, (o) => first.at(o)) };
+    return { revisions, created, order: sortOrdinals([...first.values()]) };
   } finally {
     // Nothing was written: closing commits nothing.
     void be.close();

@@ -2,6 +2,7 @@ import sortedBtree from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { KeyIndex, type KeyIndexGet } from './key_index.js';
 import { KeyTable, sortOrdinals } from './key_table.js';
+import { revSetKey } from './revision.js';
 
 // sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands us
 // the exports object, bundlers (vitest) the class itself.
@@ -32,29 +33,32 @@ export interface IndexHit extends KeyIndexGet {
 }
 
 /**
- * The in-memory index (etcd's treeIndex): every key, as a binary string, in a B+ tree of
- * KeyIndex. `end` follows the index's convention: undefined means the single key `key`,
- * '' means every key >= key, anything else the half-open range [key, end).
+ * The in-memory index (etcd's treeIndex): every key with its revisions.
+ *
+ * Each key has an entry in a KeyTable (found by the key's bytes) that holds the key and
+ * its current generation (newest revision, created revision, version), and a place in a
+ * B+ tree of binary strings (one char per byte) for ranges, whose values are the table's
+ * ordinals. A key whose whole history is one revision (every key after a compaction, and
+ * every new key until its second change) needs nothing more: most keys of a large store
+ * have no KeyIndex object at all, which keeps the heap small and the garbage collector's
+ * work (and a rebuild) short. A key's KeyIndex (etcd's generations) is made at its second
+ * change and dropped again when compaction leaves it one revision.
+ *
+ * `end` follows the index's convention: undefined means the single key `key`, '' means
+ * every key >= key, anything else the half-open range [key, end).
  */
 export class TreeIndex {
-  /** Key order, for ranges. */
-  private tree = new BTree<string, KeyIndex>(undefined, compareBinary, NODE_SIZE);
+  /** Key order, for ranges: key → ordinal in byKey. */
+  private tree = new BTree<string, number>(undefined, compareBinary, NODE_SIZE);
   /**
-   * The same entries hashed by key bytes, for single-key lookups (every put and most
-   * reads): one hash of the request's bytes instead of ~20 string comparisons down the
-   * tree, and no string made of a key already indexed. Next to each key the table keeps
-   * the key's newest live revision (main 0: deleted), so that a read at the current
-   * revision (most reads) needs nothing else from the index.
+   * Every key by its bytes with its current generation (main 0: deleted) and its KeyIndex,
+   * or null when its history is the current generation's one revision.
    */
-  private readonly byKey = new KeyTable<KeyIndex>();
+  private readonly byKey = new KeyTable<KeyIndex | null>();
 
   /** Number of keys indexed (live or with history). */
   get size(): number {
     return this.byKey.size;
-  }
-
-  keyIndex(key: string): KeyIndex | undefined {
-    return this.byKey.getString(key);
   }
 
   /** The ordinal of key bytes b[start, end) (all of b by default) in the index, or -1. */
@@ -62,48 +66,81 @@ export class TreeIndex {
     return this.byKey.findHashed(this.byKey.hash(b, start, end), b, start, end);
   }
 
-  /** The KeyIndex of key bytes b[start, end) (all of b by default), if indexed. */
-  find(b: Uint8Array, start = 0, end = b.length): KeyIndex | undefined {
-    const o = this.lookup(b, start, end);
-    return o < 0 ? undefined : this.byKey.at(o);
+  /** Key o as a binary string. */
+  keyOf(o: number): string {
+    return this.byKey.keyString(o);
   }
 
-  /** The KeyIndex with ordinal o (from `lookup`). */
-  at(o: number): KeyIndex {
-    return this.byKey.at(o);
-  }
-
-  /** Main part of the newest live revision of the key with ordinal o; 0 when deleted. */
+  /** Main part of the newest revision of key o's current generation; 0 when deleted. */
   lastMain(o: number): number {
     return this.byKey.main(o);
   }
 
-  /** Sub part of the newest live revision of the key with ordinal o. */
+  /** Sub part of the newest revision of key o's current generation. */
   lastSub(o: number): number {
     return this.byKey.sub(o);
   }
 
+  /** Main part of the revision that created key o's current generation (0: deleted). */
+  createdMain(o: number): number {
+    return this.byKey.created(o);
+  }
+
+  /** Number of changes in key o's current generation (0: deleted). */
+  ver(o: number): number {
+    return this.byKey.ver(o);
+  }
+
+  /** Key o's revision visible at atRev, if it existed then. */
+  getAt(o: number, atRev: number): KeyIndexGet | undefined {
+    const ki = this.byKey.at(o);
+    if (ki !== null) return ki.get(atRev);
+    // One revision in all: visible from it on (anything older was compacted away).
+    const main = this.byKey.main(o);
+    if (main > atRev) return undefined;
+    return {
+      modMain: main,
+      modSub: this.byKey.sub(o),
+      createdMain: this.byKey.created(o),
+      ver: this.byKey.ver(o),
+    };
+  }
+
+  /** Key o's KeyIndex, made from the table's numbers when it has none yet. */
+  keyIndexAt(o: number): KeyIndex {
+    let ki = this.byKey.at(o);
+    if (ki === null) {
+      ki = new KeyIndex(this.byKey.keyString(o));
+      ki.restore(this.byKey.created(o), this.byKey.main(o), this.byKey.sub(o), this.byKey.ver(o));
+      this.byKey.setAt(o, ki);
+    }
+    return ki;
+  }
+
+  /** The KeyIndex of a binary-string key, if indexed (made when it has none yet). */
+  keyIndex(key: string): KeyIndex | undefined {
+    const o = this.byKey.findString(key);
+    return o < 0 ? undefined : this.keyIndexAt(o);
+  }
+
   /** The key's revision visible at atRev, if it existed then. */
   get(key: string, atRev: number): KeyIndexGet | undefined {
-    return this.byKey.getString(key)?.get(atRev);
+    const o = this.byKey.findString(key);
+    return o < 0 ? undefined : this.getAt(o, atRev);
   }
 
   /** Records a put of `key` at main.sub. */
   put(key: string, main: number, sub: number): void {
     const o = this.byKey.findString(key);
-    if (o >= 0) {
-      this.putAt(o, main, sub);
-      return;
-    }
-    const ki = new KeyIndex(key);
-    ki.put(main, sub);
-    this.insertNew(ki, Buffer.from(key, 'latin1'));
+    if (o >= 0) this.putAt(o, main, sub);
+    else this.insertNew(key, Buffer.from(key, 'latin1'), 0, key.length, main, sub, main, 1);
   }
 
-  /** Records a put at main.sub of the key with ordinal o. */
+  /** Records a put at main.sub of key o (newer than every revision it has). */
   putAt(o: number, main: number, sub: number): void {
-    this.byKey.at(o).put(main, sub);
-    this.byKey.setMainSub(o, main, sub);
+    const ki = this.keyIndexAt(o);
+    ki.put(main, sub);
+    this.byKey.setNumbers(o, main, sub, ki.createdMain, ki.ver);
   }
 
   /** Records a delete of `key` at main.sub (the key must be live). */
@@ -113,39 +150,60 @@ export class TreeIndex {
     this.tombstoneAt(o, main, sub);
   }
 
-  /** Records a delete at main.sub of the key with ordinal o (the key must be live). */
+  /** Records a delete at main.sub of key o (which must be live). */
   tombstoneAt(o: number, main: number, sub: number): void {
-    this.byKey.at(o).tombstone(main, sub);
-    this.byKey.setMainSub(o, 0, 0);
-  }
-
-  /** Adds a KeyIndex for a key not indexed yet. */
-  insert(ki: KeyIndex): void {
-    if (this.byKey.findString(ki.key) >= 0) throw new Error('mvcc: key indexed twice');
-    this.insertNew(ki, Buffer.from(ki.key, 'latin1'));
+    this.keyIndexAt(o).tombstone(main, sub);
+    this.byKey.setNumbers(o, 0, 0, 0, 0);
   }
 
   /**
-   * Adds a KeyIndex, with the revisions it already holds, for key bytes b[start, end)
-   * that the caller has just looked up and not found; returns its ordinal.
+   * Adds a key the caller has just looked up and not found: its bytes b[start, end) (and,
+   * when the caller has it, the same as a binary string; '' to make it from the bytes)
+   * with one revision main.sub, in a generation created at `created` with `ver` changes
+   * (a new key: created = main, ver = 1). Returns its ordinal.
    */
-  insertNew(ki: KeyIndex, b: Uint8Array, start = 0, end = b.length): number {
-    const o = this.byKey.add(ki, this.byKey.hash(b, start, end), b, start, end);
-    this.byKey.setMainSub(o, ki.lastMain, ki.lastSub);
+  insertNew(
+    key: string,
+    b: Uint8Array,
+    start: number,
+    end: number,
+    main: number,
+    sub: number,
+    created: number,
+    ver: number,
+  ): number {
+    const o = this.byKey.add(null, this.byKey.hash(b, start, end), b, start, end);
+    this.byKey.setNumbers(o, main, sub, created, ver);
     if (this.bulk) return o;
     // New keys reach the tree in sorted batches: inserting in key order walks one hot path
     // down the tree instead of a cold one per key (about 3x cheaper at a million keys).
-    this.pending.set(ki.key, ki);
+    this.pending.set(key === '' && end > start ? this.byKey.keyString(o) : key, o);
     if (this.pending.size >= PENDING_LIMIT) this.flushPending();
     return o;
   }
 
+  /** Adds a KeyIndex (with the history it holds) for a key not indexed yet. */
+  insert(ki: KeyIndex): void {
+    if (this.byKey.findString(ki.key) >= 0) throw new Error('mvcc: key indexed twice');
+    const b = Buffer.from(ki.key, 'latin1');
+    const o = this.insertNew(
+      ki.key,
+      b,
+      0,
+      b.length,
+      ki.lastMain,
+      ki.lastSub,
+      ki.createdMain,
+      ki.ver,
+    );
+    this.byKey.setAt(o, ki);
+  }
+
   /**
-   * KeyIndexes in `byKey` not yet in `tree`; flushed before anything walks the tree. A map
-   * of its own, small enough to stay in cache, so the flush finds each KeyIndex without
-   * probing the big one.
+   * Keys in `byKey` not yet in `tree`, with their ordinals; flushed before anything walks
+   * the tree. A map of its own, small enough to stay in cache.
    */
-  private pending = new Map<string, KeyIndex>();
+  private pending = new Map<string, number>();
 
   private flushPending(): void {
     if (this.pending.size === 0) return;
@@ -157,9 +215,8 @@ export class TreeIndex {
   private bulk = false;
 
   /**
-   * Bulk loading (the rebuild on open): inserts go to the hash only; `endBulkLoad` then
-   * fills the tree in key order, which costs half of inserting in revision order. Ranges
-   * are not served in between.
+   * Bulk loading (the rebuild on open): keys go to the table only; `endBulkLoad` then
+   * builds the tree from them in key order, bottom-up. Ranges are not served in between.
    */
   beginBulkLoad(): void {
     if (this.byKey.size !== 0) throw new Error('mvcc: bulk load into a non-empty index');
@@ -171,25 +228,14 @@ export class TreeIndex {
     this.byKey.reserve(keys);
   }
 
+  /** Ends a bulk load, sorting the keys here. */
   endBulkLoad(): void {
     if (!this.bulk) return;
-    this.bulk = false;
-    // Nothing is removed during a bulk load: the ordinals are 0 to size-1.
-    const byKey = this.byKey;
-    if (byKey.ordinals !== byKey.size) throw new Error('mvcc: a key removed during a bulk load');
-    // The keys gathered in one pass first: the sort then compares strings straight from
-    // one array instead of through each KeyIndex.
-    const byOrdinal = new Array<string>(byKey.size);
-    for (let o = 0; o < byOrdinal.length; o++) byOrdinal[o] = byKey.at(o).key;
-    const order = sortOrdinals(byOrdinal.length, (o) => byOrdinal[o]!);
+    const strings = this.keyStrings();
+    const order = sortOrdinals(strings);
     const keys = new Array<string>(order.length);
-    const values = new Array<KeyIndex>(order.length);
-    for (let i = 0; i < order.length; i++) {
-      keys[i] = byOrdinal[order[i]!]!;
-      values[i] = byKey.at(order[i]!);
-    }
-    // Built bottom-up from the sorted keys, leaves 80% full to leave room for new keys.
-    this.tree = bulkLoad<string, KeyIndex>(keys, values, NODE_SIZE, compareBinary);
+    for (let i = 0; i < order.length; i++) keys[i] = strings[order[i]!]!;
+    this.buildTree(keys, order);
   }
 
   /**
@@ -202,38 +248,57 @@ export class TreeIndex {
     const byKey = this.byKey;
     if (!this.bulk || order.length !== byKey.size || byKey.ordinals !== byKey.size) return false;
     const keys = new Array<string>(order.length);
-    const values = new Array<KeyIndex>(order.length);
     for (let i = 0; i < order.length; i++) {
       const o = order[i]!;
       if (!(o >= 0 && o < order.length)) return false;
-      values[i] = byKey.at(o);
-      keys[i] = values[i]!.key;
+      // Made in key order: neighbours in the tree are neighbours in memory.
+      keys[i] = byKey.keyString(o);
     }
+    // bulkLoad checks the order, and an ordinal can only be in `order` once if the keys
+    // ascend strictly, so these are the indexed keys.
     try {
-      // bulkLoad checks the order, and an ordinal can only be in `order` once if the keys
-      // ascend strictly, so these are the indexed keys.
-      this.tree = bulkLoad<string, KeyIndex>(keys, values, NODE_SIZE, compareBinary);
+      this.buildTree(keys, order);
     } catch {
       return false;
     }
-    this.bulk = false;
     return true;
   }
 
-  /** Calls fn for each KeyIndex with key in the range, in key order, until it returns false. */
-  visit(key: string, end: string | undefined, fn: (ki: KeyIndex) => boolean | undefined): void {
+  /** Every key as a binary string, by ordinal (a bulk load removes none). */
+  private keyStrings(): string[] {
+    const byKey = this.byKey;
+    if (byKey.ordinals !== byKey.size) throw new Error('mvcc: a key removed during a bulk load');
+    const strings = new Array<string>(byKey.size);
+    for (let o = 0; o < strings.length; o++) strings[o] = byKey.keyString(o);
+    return strings;
+  }
+
+  private buildTree(keys: string[], order: Int32Array): void {
+    const values = new Array<number>(order.length);
+    for (let i = 0; i < order.length; i++) values[i] = order[i]!;
+    // Built bottom-up from the sorted keys, leaves 80% full to leave room for new keys.
+    this.tree = bulkLoad<string, number>(keys, values, NODE_SIZE, compareBinary);
+    this.bulk = false;
+  }
+
+  /** Calls fn for each key in the range, in key order, until it returns false. */
+  private visit(
+    key: string,
+    end: string | undefined,
+    fn: (o: number, key: string) => boolean | undefined,
+  ): void {
     if (end === undefined) {
-      const ki = this.byKey.getString(key);
-      if (ki !== undefined) fn(ki);
+      const o = this.byKey.findString(key);
+      if (o >= 0) fn(o, key);
       return;
     }
     if (end !== '' && end <= key) return;
     this.flushPending();
     // One descent, then a walk along the leaves (nextHigherPair would descend per key).
-    const pair: Array<string | KeyIndex> = [];
+    const pair: Array<string | number> = [];
     for (const p of this.tree.entries(key, pair)) {
       if (end !== '' && p[0] >= end) return;
-      if (fn(p[1]) === false) return;
+      if (fn(p[1], p[0]) === false) return;
     }
   }
 
@@ -249,12 +314,10 @@ export class TreeIndex {
   ): { hits: IndexHit[]; total: number } {
     const hits: IndexHit[] = [];
     let total = 0;
-    this.visit(key, end, (ki) => {
-      const g = ki.get(atRev);
+    this.visit(key, end, (o, k) => {
+      const g = this.getAt(o, atRev);
       if (g === undefined) return true;
-      if (limit <= 0 || hits.length < limit) {
-        hits.push({ key: ki.key, ...g });
-      }
+      if (limit <= 0 || hits.length < limit) hits.push({ key: k, ...g });
       total++;
       return true;
     });
@@ -264,8 +327,8 @@ export class TreeIndex {
   /** How many keys in the range are live at atRev (etcd's CountRevisions). */
   countRevisions(key: string, end: string | undefined, atRev: number): number {
     let n = 0;
-    this.visit(key, end, (ki) => {
-      if (ki.get(atRev) !== undefined) n++;
+    this.visit(key, end, (o) => {
+      if (this.getAt(o, atRev) !== undefined) n++;
       return true;
     });
     return n;
@@ -279,9 +342,18 @@ export class TreeIndex {
     this.flushPending();
     const available = new Set<number | string>();
     const emptied: string[] = [];
-    for (const [k, ki] of this.tree.entries()) {
+    for (const [k, o] of this.tree.entries()) {
+      const ki = this.byKey.at(o);
+      if (ki === null) {
+        // One live revision: it stays.
+        if (this.byKey.main(o) <= rev)
+          available.add(revSetKey(this.byKey.main(o), this.byKey.sub(o)));
+        continue;
+      }
       ki.compact(rev, available);
       if (ki.isEmpty()) emptied.push(k);
+      // Back to one revision: the table's numbers say all there is.
+      else if (ki.isSingleRevision) this.byKey.setAt(o, null);
     }
     for (const k of emptied) {
       this.tree.delete(k);
@@ -294,13 +366,18 @@ export class TreeIndex {
   keep(rev: number): Set<number | string> {
     this.flushPending();
     const available = new Set<number | string>();
-    for (const ki of this.tree.values()) ki.keep(rev, available);
+    for (const o of this.tree.values()) {
+      const ki = this.byKey.at(o);
+      if (ki !== null) ki.keep(rev, available);
+      else if (this.byKey.main(o) <= rev)
+        available.add(revSetKey(this.byKey.main(o), this.byKey.sub(o)));
+    }
     return available;
   }
 
-  /** Every KeyIndex in key order (tests and dumps). */
+  /** Every key's KeyIndex in key order (tests and dumps; makes the ones not made yet). */
   *all(): IterableIterator<KeyIndex> {
     this.flushPending();
-    yield* this.tree.values();
+    for (const o of this.tree.values()) yield this.keyIndexAt(o);
   }
 }
