@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { rng, testSeed } from '../test/util.js';
 import { KeyIndex } from './key_index.js';
+import { sortOrdinals } from './key_table.js';
+import { sortPacked } from './restore_order.js';
 import { revSetKey } from './revision.js';
 import { TreeIndex } from './tree_index.js';
 
@@ -185,5 +188,51 @@ describe('TreeIndex', () => {
     t.compact(4);
     expect(t.size).toBe(0);
     expect(t.lookup(Buffer.from('k'))).toBe(-1);
+  });
+
+  it('bulk-loads in an order computed elsewhere, and sorts by itself when that order is wrong', () => {
+    const r = rng(testSeed('tree index bulk load'));
+    const keys = new Set<string>();
+    // Binary keys, some prefixes of others, with 0x00 and 0xff bytes.
+    while (keys.size < 500) {
+      let k = '';
+      const len = 1 + Math.floor(r() * 5);
+      for (let i = 0; i < len; i++)
+        k += String.fromCharCode([0x00, 0x41, 0x7f, 0x80, 0xff][Math.floor(r() * 5)]!);
+      keys.add(k);
+    }
+    const load = (): TreeIndex => {
+      const t = new TreeIndex();
+      t.beginBulkLoad();
+      let rev = 2;
+      for (const k of keys) t.insertNew(k, Buffer.from(k, 'latin1'), 0, k.length, rev, 0, rev++, 1);
+      return t;
+    };
+    const sorted = [...keys].sort();
+
+    const t = load();
+    const { low, high } = t.splitKeys(0.56);
+    expect(low.length + high.length).toBe(keys.size);
+    expect(low.length).toBeGreaterThan(200);
+    const byOrdinal = [...keys];
+    const lowKeys = [...low].map((o) => byOrdinal[o]!);
+    const highKeys = [...high].map((o) => byOrdinal[o]!);
+    expect(lowKeys.sort().at(-1)! < highKeys.sort()[0]!).toBe(true);
+    // What the ordering thread does with its part.
+    const part = sortPacked(t.sharedKeys(low));
+    expect([...part].map((i) => byOrdinal[low[i]!]!)).toEqual(lowKeys);
+    expect(t.endBulkLoad((ks) => sortOrdinals(ks))).toBe(true);
+    expect([...t.all()].map((ki) => ki.key)).toEqual(sorted);
+
+    const wrong = load();
+    expect(wrong.endBulkLoad((ks) => Int32Array.from(ks.keys()))).toBe(false);
+    expect([...wrong.all()].map((ki) => ki.key)).toEqual(sorted);
+    const failing = load();
+    expect(
+      failing.endBulkLoad(() => {
+        throw new Error('thread gone');
+      }),
+    ).toBe(false);
+    expect(failing.revisions('', '', 1000).hits.map((h) => h.key)).toEqual(sorted);
   });
 });

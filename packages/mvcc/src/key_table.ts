@@ -170,6 +170,47 @@ export class KeyTable<V> {
     return this.arena.toString('latin1', off, off + this.rec[REC32 * o + 1]!);
   }
 
+  /** Compares entry o's key with the bytes b in byte order: negative, 0 or positive. */
+  compareKey(o: number, b: Uint8Array): number {
+    const arena = this.arena;
+    const off = this.rec[REC32 * o]!;
+    const len = this.rec[REC32 * o + 1]!;
+    const n = Math.min(len, b.length);
+    for (let i = 0; i < n; i++) {
+      const d = arena[off + i]! - b[i]!;
+      if (d !== 0) return d;
+    }
+    return len - b.length;
+  }
+
+  /**
+   * The keys of `ordinals` copied into shared memory (for another thread): key i is bytes
+   * [offsets[i], offsets[i + 1]) of `bytes`.
+   */
+  sharedKeys(ordinals: Int32Array): { bytes: SharedArrayBuffer; offsets: SharedArrayBuffer } {
+    const rec = this.rec;
+    const offsets = new Int32Array(new SharedArrayBuffer((ordinals.length + 1) * 4));
+    let total = 0;
+    for (let i = 0; i < ordinals.length; i++) {
+      const o = ordinals[i]!;
+      if (this.entries[o] === undefined) throw new Error('KeyTable: no entry to copy');
+      offsets[i] = total;
+      total += rec[REC32 * o + 1]!;
+    }
+    offsets[ordinals.length] = total;
+    const bytes = new SharedArrayBuffer(total);
+    const out = new Uint8Array(bytes);
+    const arena = this.arena;
+    let at = 0;
+    for (let i = 0; i < ordinals.length; i++) {
+      const o = ordinals[i]!;
+      const off = rec[REC32 * o]!;
+      const end = off + rec[REC32 * o + 1]!;
+      for (let j = off; j < end; j++) out[at++] = arena[j]!;
+    }
+    return { bytes, offsets: offsets.buffer as SharedArrayBuffer };
+  }
+
   /** Replaces entry o's value (the key stays). */
   setAt(o: number, v: V): void {
     if (this.entries[o] === undefined) throw new Error('KeyTable: no entry to replace');

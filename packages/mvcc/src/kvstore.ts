@@ -15,6 +15,7 @@ import {
   type KeyValue,
 } from './codec.js';
 import { CompactedError, FutureRevError, StoreClosedError } from './errors.js';
+import { sortOrdinals } from './key_table.js';
 import type { RestoreOrderReply } from './restore_order.js';
 import {
   bytesToRev,
@@ -41,15 +42,20 @@ export const DEFAULT_COMPACTION_SLEEP_INTERVAL_MS = 10;
 /** Entries read per chunk while rebuilding the index on open. */
 const RESTORE_CHUNK = 10_000;
 /**
- * Backends at least this large rebuild the index with a second thread computing the key
- * order (see restore_order.ts); below it, starting the thread costs more than it saves.
+ * Backends at least this large rebuild the index with a second thread sorting half of the
+ * keys (see restore_order.ts); below it, starting the thread costs more than it saves.
  */
 export const PARALLEL_RESTORE_BYTES = 64 * 1024 * 1024;
+/**
+ * The ordering thread's share of the keys to sort (the main thread also makes every key's
+ * string meanwhile): this balances the two on the development VM.
+ */
+const THREAD_SHARE = 0.56;
 /** The rebuild waits for the ordering thread at least this long before sorting by itself. */
 const RESTORE_ORDER_MIN_WAIT_MS = 10_000;
 
 /** The ordering thread of a rebuild in progress. */
-interface RestoreOrderJob {
+interface RestoreOrderThread {
   worker: Worker;
   port: MessagePort;
   done: Int32Array;
@@ -592,9 +598,15 @@ export class KVStore {
       const r = bytesToRev(lastKey);
       from = revToBytes(r.main, r.sub + 1);
     }
-    const scanMs = performance.now() - started;
-    const ordered = orderJob !== undefined && this.finishRestoreOrder(orderJob, revisions, scanMs);
-    if (!ordered) this.index.endBulkLoad();
+    let ordered = false;
+    if (orderJob === undefined) {
+      this.index.endBulkLoad();
+    } else {
+      // A sort that throws (the thread failed) or returns a wrong order leaves the index
+      // to sort on this thread.
+      const split = this.handToThread(orderJob);
+      ordered = this.index.endBulkLoad((keys) => this.sortWithThread(orderJob, split, keys));
+    }
     // Revisions between the compact revision and the newest one may all be gone.
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
     if (scheduled <= this.compactMainRev) scheduled = 0;
@@ -639,9 +651,9 @@ export class KVStore {
   }
 
   /** Starts the ordering thread for a large backend; undefined when not worth it or failing. */
-  private startRestoreOrder(): RestoreOrderJob | undefined {
+  private startRestoreOrder(): RestoreOrderThread | undefined {
     const be = this.backend;
-    // The thread repeats the scan on another core: with one core it would only add work.
+    // The thread sorts on another core: with one core it would only add work.
     if (be.size() < this.parallelRestoreBytes || be.pending > 0 || availableParallelism() < 2) {
       return undefined;
     }
@@ -676,7 +688,7 @@ export class KVStore {
         workerData: {
           fromSource,
           module: module.href,
-          restoreOrder: { path: be.path, bucket: KEY_BUCKET, port: port2, done },
+          restoreOrder: { port: port2, done },
         },
         transferList: [port2],
       });
@@ -689,30 +701,60 @@ export class KVStore {
   }
 
   /**
-   * Waits for the ordering thread and bulk-loads the index in its order; false (and the
-   * caller sorts by itself) when it failed, timed out or saw a different bucket.
+   * Hands the ordering thread the keys below a sampled key to sort (a little over half of
+   * them: this thread also makes every key's string meanwhile), before this thread makes
+   * the keys' strings; undefined when they could not be handed over.
    */
-  private finishRestoreOrder(job: RestoreOrderJob, revisions: number, scanMs: number): boolean {
-    // The thread does about the work of the scan just done; one that takes much longer is
-    // starved or stuck, and sorting here is cheaper than waiting for it.
-    const deadline = Date.now() + Math.max(RESTORE_ORDER_MIN_WAIT_MS, scanMs);
-    while (Atomics.load(job.done, 0) === 0 && Date.now() < deadline) {
-      Atomics.wait(job.done, 0, 0, 1000);
+  private handToThread(job: RestoreOrderThread): { low: Int32Array; high: Int32Array } | undefined {
+    try {
+      const split = this.index.splitKeys(THREAD_SHARE);
+      job.port.postMessage(this.index.sharedKeys(split.low));
+      return split;
+    } catch (err) {
+      this.logger.warn({ err }, 'could not hand keys to the index ordering thread');
+      return undefined;
     }
-    const reply = receiveMessageOnPort(job.port)?.message as RestoreOrderReply | undefined;
-    job.port.close();
-    void job.worker.terminate();
-    if (reply === undefined || 'error' in reply) {
-      this.logger.warn(
-        { error: reply !== undefined && 'error' in reply ? reply.error : 'no answer' },
-        'index ordering thread failed; sorting on the main thread',
-      );
-      return false;
+  }
+
+  /**
+   * The rebuild's key order (see TreeIndex.endBulkLoad) with the ordering thread: it sorts
+   * the low keys while this thread sorts the high ones, and the two orders go one after
+   * the other. Throws (and the index sorts everything here) when the thread failed or
+   * took far longer than this thread took for its share.
+   */
+  private sortWithThread(
+    job: RestoreOrderThread,
+    split: { low: Int32Array; high: Int32Array } | undefined,
+    keys: string[],
+  ): Int32Array {
+    try {
+      if (split === undefined) throw new Error('mvcc: the ordering thread has no keys');
+      const { low, high } = split;
+      const started = performance.now();
+      const highKeys = new Array<string>(high.length);
+      for (let i = 0; i < high.length; i++) highKeys[i] = keys[high[i]!]!;
+      const highOrder = sortOrdinals(highKeys);
+      const deadline =
+        Date.now() + Math.max(RESTORE_ORDER_MIN_WAIT_MS, 4 * (performance.now() - started));
+      while (Atomics.load(job.done, 0) === 0 && Date.now() < deadline) {
+        Atomics.wait(job.done, 0, 0, 1000);
+      }
+      const reply = receiveMessageOnPort(job.port)?.message as RestoreOrderReply | undefined;
+      if (reply === undefined || !('order' in reply) || reply.order.length !== low.length) {
+        const error = reply !== undefined && 'error' in reply ? reply.error : 'no answer';
+        this.logger.warn({ error }, 'index ordering thread failed; sorting on the main thread');
+        throw new Error(`mvcc: ordering thread: ${error}`);
+      }
+      // The thread's order indexes its part; the tree's build checks the result.
+      const order = new Int32Array(keys.length);
+      let k = 0;
+      for (let i = 0; i < low.length; i++) order[k++] = low[reply.order[i]!] ?? -1;
+      for (let i = 0; i < high.length; i++) order[k++] = high[highOrder[i]!]!;
+      return order;
+    } finally {
+      job.port.close();
+      void job.worker.terminate();
     }
-    // The thread numbers keys as the rebuild added them to the index (the same rule:
-    // at a key's first entry that is not a tombstone), so its numbers are the ordinals.
-    if (reply.revisions !== revisions || reply.created !== this.index.size) return false;
-    return this.index.endBulkLoadInOrder(reply.order);
   }
 
   private restoreEntry(k: Buffer, v: Uint8Array, keyToLease: Map<number, bigint>): void {

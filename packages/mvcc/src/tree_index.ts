@@ -228,40 +228,54 @@ export class TreeIndex {
     this.byKey.reserve(keys);
   }
 
-  /** Ends a bulk load, sorting the keys here. */
-  endBulkLoad(): void {
-    if (!this.bulk) return;
+  /**
+   * Ends a bulk load: builds the tree from the keys in byte order. `sort` may compute that
+   * order (the ordinals of its `keys` argument, the keys by ordinal, in byte order of the
+   * keys) elsewhere; when it throws or its order is not the keys' strict byte order, the
+   * keys are sorted here. True when `sort`'s order was used.
+   */
+  endBulkLoad(sort?: (keys: string[]) => Int32Array): boolean {
+    if (!this.bulk) return false;
     const strings = this.keyStrings();
-    const order = sortOrdinals(strings);
-    const keys = new Array<string>(order.length);
-    for (let i = 0; i < order.length; i++) keys[i] = strings[order[i]!]!;
-    this.buildTree(keys, order);
+    if (sort !== undefined) {
+      try {
+        const order = sort(strings);
+        if (order.length === strings.length) {
+          this.buildTree(strings, order);
+          return true;
+        }
+      } catch {
+        // Sorted below.
+      }
+    }
+    this.buildTree(strings, sortOrdinals(strings));
+    return false;
   }
 
   /**
-   * Ends a bulk load with the key order computed elsewhere: `order` lists the ordinals (the
-   * order in which the bulk load added the keys) in key order. The tree is built if these
-   * are exactly the indexed keys in strictly ascending order; otherwise nothing changes
-   * and false is returned (call endBulkLoad then).
+   * During a bulk load, splits the keys (their ordinals) at a key sampled so that about
+   * `share` of them sort below it: the two parts can be sorted apart (say, one on another
+   * thread) and the orders simply put one after the other.
    */
-  endBulkLoadInOrder(order: Int32Array): boolean {
+  splitKeys(share: number): { low: Int32Array; high: Int32Array } {
+    if (!this.bulk) throw new Error('mvcc: splitKeys outside a bulk load');
     const byKey = this.byKey;
-    if (!this.bulk || order.length !== byKey.size || byKey.ordinals !== byKey.size) return false;
-    const keys = new Array<string>(order.length);
-    for (let i = 0; i < order.length; i++) {
-      const o = order[i]!;
-      if (!(o >= 0 && o < order.length)) return false;
-      // Made in key order: neighbours in the tree are neighbours in memory.
-      keys[i] = byKey.keyString(o);
-    }
-    // bulkLoad checks the order, and an ordinal can only be in `order` once if the keys
-    // ascend strictly, so these are the indexed keys.
-    try {
-      this.buildTree(keys, order);
-    } catch {
-      return false;
-    }
-    return true;
+    const n = byKey.size;
+    const samples = Math.min(n, 1024);
+    const sample: string[] = [];
+    for (let i = 0; i < samples; i++) sample.push(byKey.keyString(Math.floor((i * n) / samples)));
+    sample.sort();
+    const pivot = Buffer.from(sample[Math.floor(samples * share)] ?? '', 'latin1');
+    const low: number[] = [];
+    const high: number[] = [];
+    for (let o = 0; o < n; o++) (byKey.compareKey(o, pivot) < 0 ? low : high).push(o);
+    return { low: Int32Array.from(low), high: Int32Array.from(high) };
+  }
+
+  /** During a bulk load, the keys of `ordinals` in shared memory (KeyTable.sharedKeys). */
+  sharedKeys(ordinals: Int32Array): { bytes: SharedArrayBuffer; offsets: SharedArrayBuffer } {
+    if (!this.bulk) throw new Error('mvcc: sharedKeys outside a bulk load');
+    return this.byKey.sharedKeys(ordinals);
   }
 
   /** Every key as a binary string, by ordinal (a bulk load removes none). */
@@ -273,10 +287,20 @@ export class TreeIndex {
     return strings;
   }
 
-  private buildTree(keys: string[], order: Int32Array): void {
+  /**
+   * Builds the tree bottom-up from the keys in `order` (leaves 80% full, to leave room for
+   * new keys). bulkLoad throws unless the keys ascend strictly, and then each ordinal
+   * (each one in range) appears once: all the keys are in.
+   */
+  private buildTree(strings: string[], order: Int32Array): void {
+    const keys = new Array<string>(order.length);
     const values = new Array<number>(order.length);
-    for (let i = 0; i < order.length; i++) values[i] = order[i]!;
-    // Built bottom-up from the sorted keys, leaves 80% full to leave room for new keys.
+    for (let i = 0; i < order.length; i++) {
+      const o = order[i]!;
+      if (!(o >= 0 && o < strings.length)) throw new Error('mvcc: bad ordinal in a key order');
+      keys[i] = strings[o]!;
+      values[i] = o;
+    }
     this.tree = bulkLoad<string, number>(keys, values, NODE_SIZE, compareBinary);
     this.bulk = false;
   }
