@@ -39,7 +39,9 @@ export class KeyTable<V> {
   /** Two int32 per slot: the key's hash, and its entry's ordinal + 1 (0: empty slot). */
   private slots = new Int32Array(MIN_SLOTS * 2);
   private mask = MIN_SLOTS - 1;
-  private readonly entries: Array<V | undefined> = [];
+  private entries: Array<V | undefined> = [];
+  /** One more than the highest ordinal handed out (entries may be longer: reserved). */
+  private next = 0;
   /** Ordinals of removed entries, reused before the entries array grows. */
   private readonly free: number[] = [];
   private count = 0;
@@ -64,7 +66,7 @@ export class KeyTable<V> {
 
   /** One more than the highest ordinal in use: per-ordinal side arrays need this length. */
   get ordinals(): number {
-    return this.entries.length;
+    return this.next;
   }
 
   /** The hash of key bytes b[start, end). */
@@ -228,8 +230,9 @@ export class KeyTable<V> {
       o = this.free.pop()!;
       this.entries[o] = v;
     } else {
-      o = this.entries.length;
-      this.entries.push(v);
+      o = this.next++;
+      if (o < this.entries.length) this.entries[o] = v;
+      else this.entries.push(v);
       if (REC32 * o >= this.rec.length) this.growRecords(2 * o);
     }
     const len = end - start;
@@ -288,11 +291,20 @@ export class KeyTable<V> {
     while (n * 2 > slots) slots *= 2;
     if (slots > this.slots.length / 2) this.grow(slots);
     if (REC32 * n > this.rec.length) this.growRecords(n);
+    if (n > this.entries.length) {
+      // One allocation instead of a copy at every growth on the way.
+      const entries = new Array<V | undefined>(n);
+      for (let o = 0; o < this.next; o++) entries[o] = this.entries[o];
+      this.entries = entries;
+    }
   }
 
   /** Every entry, in ordinal order. */
   *values(): IterableIterator<V> {
-    for (const v of this.entries) if (v !== undefined) yield v;
+    for (let o = 0; o < this.next; o++) {
+      const v = this.entries[o];
+      if (v !== undefined) yield v;
+    }
   }
 
   private place(h: number, tag: number): void {
@@ -332,7 +344,7 @@ export class KeyTable<V> {
     size = Math.min(size, MAX_ARENA);
     const arena = Buffer.allocUnsafeSlow(size);
     let used = 0;
-    for (let o = 0; o < this.entries.length; o++) {
+    for (let o = 0; o < this.next; o++) {
       if (this.entries[o] === undefined) continue;
       const off = this.rec[REC32 * o]!;
       const n = this.rec[REC32 * o + 1]!;
