@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const after = used();
   const perKey = (after - before) / N;
   report(
-    'index heap per key (one revision, 14-byte keys)',
+    `index heap per key (one revision, ${KEY_LEN}-byte keys)`,
     perKey,
     'bytes',
     '<= 250',

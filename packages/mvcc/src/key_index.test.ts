@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rng, testSeed } from '../test/util.js';
 import { KeyIndex } from './key_index.js';
 import { sortOrdinals } from './key_table.js';
-import { sortPacked } from './restore_order.js';
+import { RunSorter } from './restore_order.js';
 import { revSetKey } from './revision.js';
 import { TreeIndex } from './tree_index.js';
 
@@ -210,19 +210,21 @@ describe('TreeIndex', () => {
     };
     const sorted = [...keys].sort();
 
+    // What the ordering thread does: sorts the keys as they come, in batches (runs), and
+    // merges the runs at the end.
     const t = load();
-    const { low, high } = t.splitKeys(0.56);
-    expect(low.length + high.length).toBe(keys.size);
-    expect(low.length).toBeGreaterThan(200);
+    const sorter = new RunSorter();
+    for (let from = 0; from < keys.size; from += 97) {
+      const { bytes, offsets } = t.sharedKeys(from, Math.min(keys.size, from + 97));
+      sorter.add(from, bytes, offsets);
+    }
+    expect(() => sorter.finish(keys.size + 1)).toThrow(/500 keys of 501/);
+    const order = sorter.finish(keys.size);
     const byOrdinal = [...keys];
-    const lowKeys = [...low].map((o) => byOrdinal[o]!);
-    const highKeys = [...high].map((o) => byOrdinal[o]!);
-    expect(lowKeys.sort().at(-1)! < highKeys.sort()[0]!).toBe(true);
-    // What the ordering thread does with its part.
-    const part = sortPacked(t.sharedKeys(low));
-    expect([...part].map((i) => byOrdinal[low[i]!]!)).toEqual(lowKeys);
-    expect(t.endBulkLoad((ks) => sortOrdinals(ks))).toBe(true);
+    expect([...order].map((o) => byOrdinal[o]!)).toEqual(sorted);
+    expect(t.endBulkLoad(() => order)).toBe(true);
     expect([...t.all()].map((ki) => ki.key)).toEqual(sorted);
+    expect(sortOrdinals(byOrdinal)).toEqual(order);
 
     const wrong = load();
     expect(wrong.endBulkLoad((ks) => Int32Array.from(ks.keys()))).toBe(false);

@@ -172,40 +172,26 @@ export class KeyTable<V> {
     return this.arena.toString('latin1', off, off + this.rec[REC32 * o + 1]!);
   }
 
-  /** Compares entry o's key with the bytes b in byte order: negative, 0 or positive. */
-  compareKey(o: number, b: Uint8Array): number {
-    const arena = this.arena;
-    const off = this.rec[REC32 * o]!;
-    const len = this.rec[REC32 * o + 1]!;
-    const n = Math.min(len, b.length);
-    for (let i = 0; i < n; i++) {
-      const d = arena[off + i]! - b[i]!;
-      if (d !== 0) return d;
-    }
-    return len - b.length;
-  }
-
   /**
-   * The keys of `ordinals` copied into shared memory (for another thread): key i is bytes
-   * [offsets[i], offsets[i + 1]) of `bytes`.
+   * The keys of ordinals [from, to) copied into shared memory (for another thread): key i
+   * is bytes [offsets[i], offsets[i + 1]) of `bytes`. Every ordinal in the span must be in
+   * use.
    */
-  sharedKeys(ordinals: Int32Array): { bytes: SharedArrayBuffer; offsets: SharedArrayBuffer } {
+  sharedKeys(from: number, to: number): { bytes: SharedArrayBuffer; offsets: SharedArrayBuffer } {
     const rec = this.rec;
-    const offsets = new Int32Array(new SharedArrayBuffer((ordinals.length + 1) * 4));
+    const offsets = new Int32Array(new SharedArrayBuffer((to - from + 1) * 4));
     let total = 0;
-    for (let i = 0; i < ordinals.length; i++) {
-      const o = ordinals[i]!;
+    for (let o = from; o < to; o++) {
       if (this.entries[o] === undefined) throw new Error('KeyTable: no entry to copy');
-      offsets[i] = total;
+      offsets[o - from] = total;
       total += rec[REC32 * o + 1]!;
     }
-    offsets[ordinals.length] = total;
+    offsets[to - from] = total;
     const bytes = new SharedArrayBuffer(total);
     const out = new Uint8Array(bytes);
     const arena = this.arena;
     let at = 0;
-    for (let i = 0; i < ordinals.length; i++) {
-      const o = ordinals[i]!;
+    for (let o = from; o < to; o++) {
       const off = rec[REC32 * o]!;
       const end = off + rec[REC32 * o + 1]!;
       for (let j = off; j < end; j++) out[at++] = arena[j]!;
@@ -224,6 +210,9 @@ export class KeyTable<V> {
    * has just looked them up), with the key's hash h; returns its ordinal.
    */
   add(v: V, h: number, b: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    // First what may fail: nothing has changed when it does.
+    this.roomForKey(len);
     if ((this.count + 1) * 2 > this.slots.length / 2) this.grow();
     let o: number;
     if (this.free.length > 0) {
@@ -235,8 +224,6 @@ export class KeyTable<V> {
       else this.entries.push(v);
       if (REC32 * o >= this.rec.length) this.growRecords(2 * o);
     }
-    const len = end - start;
-    if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
     this.rec[REC32 * o] = this.arenaUsed;
     this.rec[REC32 * o + 1] = len;
     this.setNumbers(o, 0, 0, 0, 0);
@@ -249,6 +236,14 @@ export class KeyTable<V> {
     this.place(h, o + 1);
     this.count++;
     return o;
+  }
+
+  /**
+   * Makes room in the arena for a key of `len` bytes; throws a RangeError when the keys
+   * would pass 4 GiB (call it before anything that must not happen without the key).
+   */
+  roomForKey(len: number): void {
+    if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
   }
 
   /** Removes the entry for a binary-string key; false if there was none. */
@@ -359,7 +354,7 @@ export class KeyTable<V> {
 }
 
 /** Ordinals are sorted in runs of this many, then merged: a run's keys stay in cache. */
-const RUN = 65536;
+export const RUN = 65536;
 
 /**
  * The ordinals of `keys` (binary strings, all distinct) in byte order of the keys: sorted
@@ -368,19 +363,30 @@ const RUN = 65536;
  * keys, 0.8 s in all against 1.3 s to sort the strings and look each one up).
  */
 export function sortOrdinals(keys: readonly string[]): Int32Array {
-  const n = keys.length;
-  // Comparing binary strings by UTF-16 code unit is byte order.
-  const byKey = (a: number, b: number): number => (keys[a]! < keys[b]! ? -1 : 1);
   const runs: Int32Array[] = [];
-  for (let from = 0; from < n; from += RUN) {
-    const run: number[] = [];
-    for (let o = from; o < Math.min(n, from + RUN); o++) run.push(o);
-    runs.push(Int32Array.from(run.sort(byKey)));
+  for (let from = 0; from < keys.length; from += RUN) {
+    runs.push(sortRun(keys, from, Math.min(keys.length, from + RUN)));
   }
-  // Merge through a binary heap of the runs, ordered by each run's next key.
-  const next = new Int32Array(runs.length);
-  const heads = runs.map((run) => keys[run[0]!]!);
-  const heap = runs.map((_, r) => r);
+  return mergeRuns(keys, runs);
+}
+
+/** Ordinals [from, to) of `keys` in byte order of the keys. */
+export function sortRun(keys: readonly string[], from: number, to: number): Int32Array {
+  const run: number[] = [];
+  for (let o = from; o < to; o++) run.push(o);
+  // Comparing binary strings by UTF-16 code unit is byte order.
+  return Int32Array.from(run.sort((a, b) => (keys[a]! < keys[b]! ? -1 : 1)));
+}
+
+/** Runs of ordinals of `keys`, each in byte order of the keys, merged into one order. */
+export function mergeRuns(keys: readonly string[], runs: readonly Int32Array[]): Int32Array {
+  let n = 0;
+  for (const run of runs) n += run.length;
+  const live = runs.filter((run) => run.length > 0);
+  // A binary heap of the runs, ordered by each run's next key.
+  const next = new Int32Array(live.length);
+  const heads = live.map((run) => keys[run[0]!]!);
+  const heap = live.map((_, r) => r);
   const siftDown = (i: number): void => {
     const len = heap.length;
     for (;;) {
@@ -399,7 +405,7 @@ export function sortOrdinals(keys: readonly string[]): Int32Array {
   const order = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const r = heap[0]!;
-    const run = runs[r]!;
+    const run = live[r]!;
     const at = next[r]!;
     order[k] = run[at]!;
     if (at + 1 < run.length) {

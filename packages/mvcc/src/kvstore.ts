@@ -15,8 +15,8 @@ import {
   type KeyValue,
 } from './codec.js';
 import { CompactedError, FutureRevError, StoreClosedError } from './errors.js';
-import { sortOrdinals } from './key_table.js';
-import type { RestoreOrderReply } from './restore_order.js';
+import { RUN } from './key_table.js';
+import type { RestoreOrderMessage, RestoreOrderReply } from './restore_order.js';
 import {
   bytesToRev,
   isTombstone,
@@ -46,11 +46,6 @@ const RESTORE_CHUNK = 10_000;
  * keys (see restore_order.ts); below it, starting the thread costs more than it saves.
  */
 export const PARALLEL_RESTORE_BYTES = 64 * 1024 * 1024;
-/**
- * The ordering thread's share of the keys to sort (the main thread also makes every key's
- * string meanwhile): this balances the two on the development VM.
- */
-const THREAD_SHARE = 0.56;
 /** The rebuild waits for the ordering thread at least this long before sorting by itself. */
 const RESTORE_ORDER_MIN_WAIT_MS = 10_000;
 
@@ -59,6 +54,8 @@ interface RestoreOrderThread {
   worker: Worker;
   port: MessagePort;
   done: Int32Array;
+  /** Keys (by ordinal, from 0) handed to it so far; -1 once handing over failed. */
+  handed: number;
 }
 
 /**
@@ -383,6 +380,8 @@ export class KVStore {
       ver = this.index.ver(o);
       if (this.lessor !== undefined) oldLease = this.lessor.getLease(key);
     }
+    // A new key needs room in the index: refused before anything is written.
+    if (o < 0) this.index.roomForKey(key.length);
     const sub = changes.length;
     // The encoded bytes are the change: events decode views of them only when needed.
     const enc = encodeKeyValueParts(key, value, created, rev, ver + 1, lease);
@@ -594,6 +593,8 @@ export class KVStore {
         from,
       );
       revisions += n;
+      // Full runs of new keys go to the ordering thread while the walk goes on.
+      if (orderJob !== undefined) this.handKeys(orderJob, false);
       if (n < RESTORE_CHUNK || lastKey === undefined) break;
       const r = bytesToRev(lastKey);
       from = revToBytes(r.main, r.sub + 1);
@@ -602,10 +603,10 @@ export class KVStore {
     if (orderJob === undefined) {
       this.index.endBulkLoad();
     } else {
+      this.handKeys(orderJob, true);
       // A sort that throws (the thread failed) or returns a wrong order leaves the index
       // to sort on this thread.
-      const split = this.handToThread(orderJob);
-      ordered = this.index.endBulkLoad((keys) => this.sortWithThread(orderJob, split, keys));
+      ordered = this.index.endBulkLoad(() => this.awaitOrder(orderJob));
     }
     // Revisions between the compact revision and the newest one may all be gone.
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
@@ -693,7 +694,7 @@ export class KVStore {
         transferList: [port2],
       });
       worker.unref();
-      return { worker, port: port1, done: new Int32Array(done) };
+      return { worker, port: port1, done: new Int32Array(done), handed: 0 };
     } catch (err) {
       this.logger.warn({ err }, 'could not start the index ordering thread');
       return undefined;
@@ -701,56 +702,48 @@ export class KVStore {
   }
 
   /**
-   * Hands the ordering thread the keys below a sampled key to sort (a little over half of
-   * them: this thread also makes every key's string meanwhile), before this thread makes
-   * the keys' strings; undefined when they could not be handed over.
+   * Hands the ordering thread the new keys not handed yet, in runs of RUN (at the end of
+   * the walk, `last`: also the rest, and the number of keys in all).
    */
-  private handToThread(job: RestoreOrderThread): { low: Int32Array; high: Int32Array } | undefined {
+  private handKeys(job: RestoreOrderThread, last: boolean): void {
+    if (job.handed < 0) return;
+    const size = this.index.size;
     try {
-      const split = this.index.splitKeys(THREAD_SHARE);
-      job.port.postMessage(this.index.sharedKeys(split.low));
-      return split;
+      while (size - job.handed >= RUN || (last && size > job.handed)) {
+        const to = Math.min(size, job.handed + RUN);
+        const m: RestoreOrderMessage = {
+          first: job.handed,
+          ...this.index.sharedKeys(job.handed, to),
+        };
+        job.port.postMessage(m);
+        job.handed = to;
+      }
+      if (last) job.port.postMessage({ keys: size } satisfies RestoreOrderMessage);
     } catch (err) {
       this.logger.warn({ err }, 'could not hand keys to the index ordering thread');
-      return undefined;
+      job.handed = -1;
     }
   }
 
   /**
-   * The rebuild's key order (see TreeIndex.endBulkLoad) with the ordering thread: it sorts
-   * the low keys while this thread sorts the high ones, and the two orders go one after
-   * the other. Throws (and the index sorts everything here) when the thread failed or
-   * took far longer than this thread took for its share.
+   * The ordering thread's answer: every key's ordinal in key order (see
+   * TreeIndex.endBulkLoad). Throws (and the index sorts here) when it failed, or took far
+   * longer than it should: merging its runs is a fraction of the walk just done.
    */
-  private sortWithThread(
-    job: RestoreOrderThread,
-    split: { low: Int32Array; high: Int32Array } | undefined,
-    keys: string[],
-  ): Int32Array {
+  private awaitOrder(job: RestoreOrderThread): Int32Array {
     try {
-      if (split === undefined) throw new Error('mvcc: the ordering thread has no keys');
-      const { low, high } = split;
-      const started = performance.now();
-      const highKeys = new Array<string>(high.length);
-      for (let i = 0; i < high.length; i++) highKeys[i] = keys[high[i]!]!;
-      const highOrder = sortOrdinals(highKeys);
-      const deadline =
-        Date.now() + Math.max(RESTORE_ORDER_MIN_WAIT_MS, 4 * (performance.now() - started));
+      if (job.handed < 0) throw new Error('mvcc: the ordering thread has no keys');
+      const deadline = Date.now() + RESTORE_ORDER_MIN_WAIT_MS;
       while (Atomics.load(job.done, 0) === 0 && Date.now() < deadline) {
         Atomics.wait(job.done, 0, 0, 1000);
       }
       const reply = receiveMessageOnPort(job.port)?.message as RestoreOrderReply | undefined;
-      if (reply === undefined || !('order' in reply) || reply.order.length !== low.length) {
+      if (reply === undefined || !('order' in reply)) {
         const error = reply !== undefined && 'error' in reply ? reply.error : 'no answer';
         this.logger.warn({ error }, 'index ordering thread failed; sorting on the main thread');
         throw new Error(`mvcc: ordering thread: ${error}`);
       }
-      // The thread's order indexes its part; the tree's build checks the result.
-      const order = new Int32Array(keys.length);
-      let k = 0;
-      for (let i = 0; i < low.length; i++) order[k++] = low[reply.order[i]!] ?? -1;
-      for (let i = 0; i < high.length; i++) order[k++] = high[highOrder[i]!]!;
-      return order;
+      return reply.order;
     } finally {
       job.port.close();
       void job.worker.terminate();

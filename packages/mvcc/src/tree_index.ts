@@ -182,6 +182,14 @@ export class TreeIndex {
     return o;
   }
 
+  /**
+   * Makes room for a new key of `len` bytes, or throws a RangeError (the index holds 4 GiB
+   * of keys): callers check before writing anything the key would need.
+   */
+  roomForKey(len: number): void {
+    this.byKey.roomForKey(len);
+  }
+
   /** Adds a KeyIndex (with the history it holds) for a key not indexed yet. */
   insert(ki: KeyIndex): void {
     if (this.byKey.findString(ki.key) >= 0) throw new Error('mvcc: key indexed twice');
@@ -230,8 +238,8 @@ export class TreeIndex {
 
   /**
    * Ends a bulk load: builds the tree from the keys in byte order. `sort` may compute that
-   * order (the ordinals of its `keys` argument, the keys by ordinal, in byte order of the
-   * keys) elsewhere; when it throws or its order is not the keys' strict byte order, the
+   * order (the ordinals, in byte order of the keys) elsewhere; it is called after the keys'
+   * strings are made. When it throws or its order is not the keys' strict byte order, the
    * keys are sorted here. True when `sort`'s order was used.
    */
   endBulkLoad(sort?: (keys: string[]) => Int32Array): boolean {
@@ -253,29 +261,12 @@ export class TreeIndex {
   }
 
   /**
-   * During a bulk load, splits the keys (their ordinals) at a key sampled so that about
-   * `share` of them sort below it: the two parts can be sorted apart (say, one on another
-   * thread) and the orders simply put one after the other.
+   * During a bulk load, the keys of ordinals [from, to) in shared memory, for a thread
+   * that sorts them (see KeyTable.sharedKeys).
    */
-  splitKeys(share: number): { low: Int32Array; high: Int32Array } {
-    if (!this.bulk) throw new Error('mvcc: splitKeys outside a bulk load');
-    const byKey = this.byKey;
-    const n = byKey.size;
-    const samples = Math.min(n, 1024);
-    const sample: string[] = [];
-    for (let i = 0; i < samples; i++) sample.push(byKey.keyString(Math.floor((i * n) / samples)));
-    sample.sort();
-    const pivot = Buffer.from(sample[Math.floor(samples * share)] ?? '', 'latin1');
-    const low: number[] = [];
-    const high: number[] = [];
-    for (let o = 0; o < n; o++) (byKey.compareKey(o, pivot) < 0 ? low : high).push(o);
-    return { low: Int32Array.from(low), high: Int32Array.from(high) };
-  }
-
-  /** During a bulk load, the keys of `ordinals` in shared memory (KeyTable.sharedKeys). */
-  sharedKeys(ordinals: Int32Array): { bytes: SharedArrayBuffer; offsets: SharedArrayBuffer } {
+  sharedKeys(from: number, to: number): { bytes: SharedArrayBuffer; offsets: SharedArrayBuffer } {
     if (!this.bulk) throw new Error('mvcc: sharedKeys outside a bulk load');
-    return this.byKey.sharedKeys(ordinals);
+    return this.byKey.sharedKeys(from, to);
   }
 
   /** Every key as a binary string, by ordinal (a bulk load removes none). */
