@@ -101,6 +101,22 @@ export class KeyTable<V> {
     }
   }
 
+  /**
+   * The ordinal of the first entry whose key has hash h and `len` bytes, or -1 (then no
+   * key of those bytes is in the table). Its key is not compared: it may be another key
+   * with the same hash and length, which the caller must rule out from what it reads
+   * anyway (the index: the stored KeyValue holds its key). Spares reading the arena.
+   */
+  findCandidate(h: number, len: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let p = h & mask; ; p = (p + 1) & mask) {
+      const tag = slots[2 * p + 1]!;
+      if (tag === 0) return -1;
+      if (slots[2 * p] === h && this.rec[REC32 * (tag - 1) + 1] === len) return tag - 1;
+    }
+  }
+
   /** The ordinal of the entry for a binary-string key, or -1. */
   findString(key: string): number {
     const slots = this.slots;

@@ -26,6 +26,46 @@ describe('KVStore', () => {
     expect(s(r.kvs[0]!.value)).toBe('baz');
   });
 
+  it('tells apart keys whose index hashes collide (same hash, same length)', () => {
+    const st = new KVStore(t.backend());
+    // Find three keys of 8 bytes with the same hash under this store's (seeded) table.
+    const index = (
+      st as unknown as {
+        index: {
+          byKey: { hash(b: Uint8Array, s: number, e: number): number };
+          lookup(b: Uint8Array): number;
+          lookupCandidate(b: Uint8Array): number;
+        };
+      }
+    ).index;
+    const table = index.byKey;
+    const seen = new Map<number, Buffer[]>();
+    let same: Buffer[] | undefined;
+    for (let i = 0; same === undefined && i < 2_000_000; i++) {
+      const k = Buffer.alloc(8);
+      k.writeUInt32BE(i, 0);
+      k.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 4);
+      const h = table.hash(k, 0, 8);
+      const group = seen.get(h) ?? [];
+      group.push(k);
+      seen.set(h, group);
+      if (group.length === 2) same = group;
+    }
+    expect(same).toBeDefined();
+    const [first, second] = same!;
+    st.put(first!, b('one'));
+    // The second key's table candidate is the first key: the read must not return it.
+    expect(index.lookupCandidate(second!)).toBe(index.lookup(first!));
+    expect(st.range(second!).kvs).toEqual([]);
+    st.put(second!, b('two'));
+    expect(s(st.range(first!).kvs[0]!.value)).toBe('one');
+    expect(s(st.range(second!).kvs[0]!.value)).toBe('two');
+    st.deleteRange(first!);
+    expect(st.range(first!).kvs).toEqual([]);
+    expect(s(st.range(second!).kvs[0]!.value)).toBe('two');
+    expect(s(st.range(first!, undefined, { rev: 3 }).kvs[0]!.value)).toBe('one');
+  });
+
   it('reads history at past revisions and refuses compacted and future ones', async () => {
     const st = new KVStore(t.backend());
     st.put(b('a'), b('1')); // 2

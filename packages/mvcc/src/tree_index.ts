@@ -66,6 +66,14 @@ export class TreeIndex {
     return this.byKey.findHashed(this.byKey.hash(b, start, end), b, start, end);
   }
 
+  /**
+   * The ordinal of a key that may be the key bytes b (same hash and length), or -1 when no
+   * indexed key is (see KeyTable.findCandidate): the caller compares the key it reads.
+   */
+  lookupCandidate(b: Uint8Array): number {
+    return this.byKey.findCandidate(this.byKey.hash(b, 0, b.length), b.length);
+  }
+
   /** Key o as a binary string. */
   keyOf(o: number): string {
     return this.byKey.keyString(o);
