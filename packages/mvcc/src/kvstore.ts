@@ -42,12 +42,12 @@ export const DEFAULT_COMPACTION_SLEEP_INTERVAL_MS = 10;
 /** Entries read per chunk while rebuilding the index on open. */
 const RESTORE_CHUNK = 10_000;
 /**
- * Backends at least this large rebuild the index with a second thread sorting half of the
- * keys (see restore_order.ts); below it, starting the thread costs more than it saves.
+ * Backends at least this large rebuild the index with a second thread sorting the keys
+ * (see restore_order.ts); below it, starting the thread costs more than it saves.
  */
 export const PARALLEL_RESTORE_BYTES = 64 * 1024 * 1024;
-/** The rebuild waits for the ordering thread at least this long before sorting by itself. */
-const RESTORE_ORDER_MIN_WAIT_MS = 10_000;
+/** The rebuild waits at most this long for the ordering thread before sorting by itself. */
+const RESTORE_ORDER_WAIT_MS = 10_000;
 
 /** The ordering thread of a rebuild in progress. */
 interface RestoreOrderThread {
@@ -743,13 +743,13 @@ export class KVStore {
 
   /**
    * The ordering thread's answer: every key's ordinal in key order (see
-   * TreeIndex.endBulkLoad). Throws (and the index sorts here) when it failed, or took far
-   * longer than it should: merging its runs is a fraction of the walk just done.
+   * TreeIndex.endBulkLoad). Throws (and the index sorts here) when it failed or gave no
+   * answer within RESTORE_ORDER_WAIT_MS (merging its runs takes a fraction of a second).
    */
   private awaitOrder(job: RestoreOrderThread): Int32Array {
     try {
       if (job.handed < 0) throw new Error('mvcc: the ordering thread has no keys');
-      const deadline = Date.now() + RESTORE_ORDER_MIN_WAIT_MS;
+      const deadline = Date.now() + RESTORE_ORDER_WAIT_MS;
       while (Atomics.load(job.done, 0) === 0 && Date.now() < deadline) {
         Atomics.wait(job.done, 0, 0, 1000);
       }
