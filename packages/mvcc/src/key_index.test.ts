@@ -237,4 +237,33 @@ describe('TreeIndex', () => {
     ).toBe(false);
     expect(failing.revisions('', '', 1000).hits.map((h) => h.key)).toEqual(sorted);
   });
+
+  it('moves its keys to a smaller table when compaction has forgotten most of them', () => {
+    const t = new TreeIndex();
+    const ordinals = () => (t as unknown as { byKey: { ordinals: number } }).byKey.ordinals;
+    const key = (i: number) => `k${String(i).padStart(6, '0')}`;
+    let rev = 2;
+    for (let i = 0; i < 100_000; i++) t.put(key(i), rev++, 0);
+    t.put(key(7), rev++, 0); // a key with history keeps its KeyIndex through the move
+    for (let i = 0; i < 100_000; i++) if (i % 100 !== 7) t.tombstone(key(i), rev++, 0);
+    expect(ordinals()).toBe(100_000);
+    t.compact(rev);
+    expect(t.size).toBe(1000);
+    expect(ordinals()).toBe(1000);
+    expect(t.get(key(7), rev)).toEqual({ modMain: 100_002, modSub: 0, createdMain: 9, ver: 2 });
+    expect(t.get(key(107), rev)?.modMain).toBe(109);
+    expect(t.get(key(8), rev)).toBeUndefined();
+    const o = t.lookup(Buffer.from(key(99_907), 'latin1'));
+    expect(t.lastMain(o)).toBe(99_909);
+    const { hits, total } = t.revisions(key(0), '', rev, 3);
+    expect(total).toBe(1000);
+    expect(hits.map((h) => h.key)).toEqual([key(7), key(107), key(207)]);
+    // And it goes on working as before.
+    t.put(key(8), rev, 0);
+    expect(t.revisions(key(7), key(108), rev).hits.map((h) => h.key)).toEqual([
+      key(7),
+      key(8),
+      key(107),
+    ]);
+  });
 });

@@ -310,6 +310,28 @@ export class KeyTable<V> {
     }
   }
 
+  /**
+   * A copy with only the entries in use, numbered densely in their order here and in
+   * arrays sized for them (a table never shrinks in place); `remap[o]` is the copy's
+   * ordinal of entry o, -1 for a removed one.
+   */
+  compacted(): { table: KeyTable<V>; remap: Int32Array } {
+    const table = new KeyTable<V>();
+    table.reserve(this.count);
+    const remap = new Int32Array(this.next).fill(-1);
+    const rec = this.rec;
+    for (let o = 0; o < this.next; o++) {
+      const v = this.entries[o];
+      if (v === undefined) continue;
+      const off = rec[REC32 * o]!;
+      const end = off + rec[REC32 * o + 1]!;
+      const n = table.add(v, table.hash(this.arena, off, end), this.arena, off, end);
+      table.setNumbers(n, this.main(o), this.sub(o), this.created(o), this.ver(o));
+      remap[o] = n;
+    }
+    return { table, remap };
+  }
+
   /** Every entry, in ordinal order. */
   *values(): IterableIterator<V> {
     for (let o = 0; o < this.next; o++) {

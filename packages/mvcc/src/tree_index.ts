@@ -17,6 +17,11 @@ type BTreeClass = typeof sortedBtree.default;
 const PENDING_LIMIT = 16384;
 /** Entries per B+ tree node. */
 const NODE_SIZE = 64;
+/**
+ * Compaction rebuilds the key table smaller once at least this many ordinals were handed
+ * out and three in four of them belong to removed keys (a table never shrinks in place).
+ */
+const SHRINK_MIN_ORDINALS = 65536;
 
 const BTree: BTreeClass =
   (sortedBtree as unknown as { default?: BTreeClass }).default ??
@@ -54,7 +59,7 @@ export class TreeIndex {
    * Every key by its bytes with its current generation (main 0: deleted) and its KeyIndex,
    * or null when its history is the current generation's one revision.
    */
-  private readonly byKey = new KeyTable<KeyIndex | null>();
+  private byKey = new KeyTable<KeyIndex | null>();
 
   /** Number of keys indexed (live or with history). */
   get size(): number {
@@ -382,7 +387,26 @@ export class TreeIndex {
       this.tree.delete(k);
       this.byKey.delete(k);
     }
+    this.shrink();
     return available;
+  }
+
+  /**
+   * After compaction forgot most keys: moves the live ones to a table sized for them and
+   * renumbers the tree's values (rebuilt bottom-up: its keys are already in order).
+   */
+  private shrink(): void {
+    const byKey = this.byKey;
+    if (byKey.ordinals < SHRINK_MIN_ORDINALS || byKey.size * 4 >= byKey.ordinals) return;
+    const { table, remap } = byKey.compacted();
+    const keys: string[] = [];
+    const values: number[] = [];
+    for (const [k, o] of this.tree.entries()) {
+      keys.push(k);
+      values.push(remap[o]!);
+    }
+    this.tree = bulkLoad<string, number>(keys, values, NODE_SIZE, compareBinary);
+    this.byKey = table;
   }
 
   /** The revisions at or below rev that `compact(rev)` would keep, changing nothing. */
