@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) {
       const key = keys.at(order[i]!);
       if (idx.lookup(key) >= 0) throw new Error('key indexed twice');
-      idx.insertNew(key.toString('latin1'), key, 0, key.length, i + 2, 0, i + 2, 1);
+      idx.insertNew(key, 0, key.length, i + 2, 0, i + 2, 1);
     }
     idx.countRevisions('', '\u0000', N + 2); // joins the last pending keys to the tree
   });

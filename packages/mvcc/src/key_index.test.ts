@@ -205,7 +205,7 @@ describe('TreeIndex', () => {
       const t = new TreeIndex();
       t.beginBulkLoad();
       let rev = 2;
-      for (const k of keys) t.insertNew(k, Buffer.from(k, 'latin1'), 0, k.length, rev, 0, rev++, 1);
+      for (const k of keys) t.insertNew(Buffer.from(k, 'latin1'), 0, k.length, rev, 0, rev++, 1);
       return t;
     };
     const sorted = [...keys].sort();

@@ -76,13 +76,6 @@ export class KeyTable<V> {
     return fmix(h);
   }
 
-  /** The hash of a binary-string key (one char per byte): equal to `hash` of its bytes. */
-  hashString(key: string): number {
-    let h = this.seed ^ 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    return fmix(h);
-  }
-
   /** The ordinal of the entry for key bytes b[start, end) with hash h, or -1. */
   findHashed(h: number, b: Uint8Array, start: number, end: number): number {
     const slots = this.slots;
@@ -117,35 +110,10 @@ export class KeyTable<V> {
     }
   }
 
-  /** The ordinal of the entry for a binary-string key, or -1. */
+  /** The ordinal of the entry for a binary-string key (one char per byte), or -1. */
   findString(key: string): number {
-    const slots = this.slots;
-    const mask = this.mask;
-    const h = this.hashString(key);
-    const len = key.length;
-    for (let p = h & mask; ; p = (p + 1) & mask) {
-      const tag = slots[2 * p + 1]!;
-      if (tag === 0) return -1;
-      if (slots[2 * p] === h && this.rec[REC32 * (tag - 1) + 1] === len) {
-        const arena = this.arena;
-        const off = this.rec[REC32 * (tag - 1)]!;
-        let i = 0;
-        while (i < len && arena[off + i] === key.charCodeAt(i)) i++;
-        if (i === len) return tag - 1;
-      }
-    }
-  }
-
-  /** The entry for key bytes (all of b), if any. */
-  get(b: Uint8Array): V | undefined {
-    const o = this.findHashed(this.hash(b, 0, b.length), b, 0, b.length);
-    return o < 0 ? undefined : this.entries[o];
-  }
-
-  /** The entry for a binary-string key, if any. */
-  getString(key: string): V | undefined {
-    const o = this.findString(key);
-    return o < 0 ? undefined : this.entries[o];
+    const b = Buffer.from(key, 'latin1');
+    return this.findHashed(this.hash(b, 0, b.length), b, 0, b.length);
   }
 
   /** The entry with ordinal o (from a find). */
@@ -262,13 +230,13 @@ export class KeyTable<V> {
     if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
   }
 
-  /** Removes the entry for a binary-string key; false if there was none. */
-  delete(key: string): boolean {
-    const o = this.findString(key);
-    if (o < 0) return false;
+  /** Removes entry o (which must be in use). */
+  deleteAt(o: number): void {
+    if (this.entries[o] === undefined) throw new Error('KeyTable: no entry to remove');
     const slots = this.slots;
     const mask = this.mask;
-    let p = this.hashString(key) & mask;
+    const off = this.rec[REC32 * o]!;
+    let p = this.hash(this.arena, off, off + this.rec[REC32 * o + 1]!) & mask;
     while (slots[2 * p + 1] !== o + 1) p = (p + 1) & mask;
     this.entries[o] = undefined;
     this.free.push(o);
@@ -289,7 +257,6 @@ export class KeyTable<V> {
     }
     slots[2 * hole] = 0;
     slots[2 * hole + 1] = 0;
-    return true;
   }
 
   /**
@@ -330,14 +297,6 @@ export class KeyTable<V> {
       remap[o] = n;
     }
     return { table, remap };
-  }
-
-  /** Every entry, in ordinal order. */
-  *values(): IterableIterator<V> {
-    for (let o = 0; o < this.next; o++) {
-      const v = this.entries[o];
-      if (v !== undefined) yield v;
-    }
   }
 
   private place(h: number, tag: number): void {

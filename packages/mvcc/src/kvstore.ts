@@ -343,12 +343,7 @@ export class KVStore {
       }
       // Another key with the same hash and length, a deleted key, or a read in the past.
       const o = this.index.lookup(key);
-      if (o < 0) return { kvs: [], rev: curRev, count: 0 };
-      const newest = this.index.lastMain(o);
-      if (newest !== 0 && newest <= rev) {
-        return { kvs: [this.readRevision(newest, this.index.lastSub(o))], rev: curRev, count: 1 };
-      }
-      const g = this.index.getAt(o, rev);
+      const g = o < 0 ? undefined : this.index.getAt(o, rev);
       if (g === undefined) return { kvs: [], rev: curRev, count: 0 };
       return { kvs: [this.readRevision(g.modMain, g.modSub)], rev: curRev, count: 1 };
     }
@@ -404,7 +399,7 @@ export class KVStore {
     // The backend copies key and value into its batch arenas: the scratch is reusable.
     this.backend.seqPut(KEY_BUCKET, writeRevBytes(rev, sub, this.revScratch), enc);
     if (o < 0) {
-      this.index.insertNew(toBinary(key), key, 0, key.length, rev, sub, rev, 1);
+      this.index.insertNew(key, 0, key.length, rev, sub, rev, 1);
     } else {
       this.index.putAt(o, rev, sub);
     }
@@ -680,8 +675,6 @@ export class KVStore {
       const module = new URL(`./restore_order.${fromSource ? 'ts' : 'js'}`, import.meta.url);
       const { port1, port2 } = new MessageChannel();
       const done = new SharedArrayBuffer(4);
-      // A loader script that reports a module that fails to load instead of leaving the
-      // rebuild waiting for an answer that never comes.
       // A loader that raises the flag however the thread ends (a module that fails to load,
       // an uncaught error, an exit), so the rebuild never waits for an answer not coming.
       const loader = `
@@ -780,16 +773,7 @@ export class KVStore {
     } else if (!tomb) {
       // A new key: its one revision goes in the table only (the tree's strings are made
       // at the end, in key order).
-      o = this.index.insertNew(
-        '',
-        v,
-        f.keyStart,
-        f.keyEnd,
-        r.main,
-        r.sub,
-        f.createRevision,
-        f.version,
-      );
+      o = this.index.insertNew(v, f.keyStart, f.keyEnd, r.main, r.sub, f.createRevision, f.version);
     } else {
       return;
     }

@@ -130,12 +130,6 @@ export class TreeIndex {
     return ki;
   }
 
-  /** The KeyIndex of a binary-string key, if indexed (made when it has none yet). */
-  keyIndex(key: string): KeyIndex | undefined {
-    const o = this.byKey.findString(key);
-    return o < 0 ? undefined : this.keyIndexAt(o);
-  }
-
   /** The key's revision visible at atRev, if it existed then. */
   get(key: string, atRev: number): KeyIndexGet | undefined {
     const o = this.byKey.findString(key);
@@ -146,7 +140,7 @@ export class TreeIndex {
   put(key: string, main: number, sub: number): void {
     const o = this.byKey.findString(key);
     if (o >= 0) this.putAt(o, main, sub);
-    else this.insertNew(key, Buffer.from(key, 'latin1'), 0, key.length, main, sub, main, 1);
+    else this.insertNew(Buffer.from(key, 'latin1'), 0, key.length, main, sub, main, 1);
   }
 
   /** Records a put at main.sub of key o (newer than every revision it has). */
@@ -170,13 +164,11 @@ export class TreeIndex {
   }
 
   /**
-   * Adds a key the caller has just looked up and not found: its bytes b[start, end) (and,
-   * when the caller has it, the same as a binary string; '' to make it from the bytes)
-   * with one revision main.sub, in a generation created at `created` with `ver` changes
-   * (a new key: created = main, ver = 1). Returns its ordinal.
+   * Adds a key the caller has just looked up and not found: its bytes b[start, end), with
+   * one revision main.sub, in a generation created at `created` with `ver` changes (a new
+   * key: created = main, ver = 1). Returns its ordinal.
    */
   insertNew(
-    key: string,
     b: Uint8Array,
     start: number,
     end: number,
@@ -190,7 +182,7 @@ export class TreeIndex {
     if (this.bulk) return o;
     // New keys reach the tree in sorted batches: inserting in key order walks one hot path
     // down the tree instead of a cold one per key (about 3x cheaper at a million keys).
-    this.pending.set(key === '' && end > start ? this.byKey.keyString(o) : key, o);
+    this.pending.set(this.byKey.keyString(o), o);
     if (this.pending.size >= PENDING_LIMIT) this.flushPending();
     return o;
   }
@@ -201,23 +193,6 @@ export class TreeIndex {
    */
   roomForKey(len: number): void {
     this.byKey.roomForKey(len);
-  }
-
-  /** Adds a KeyIndex (with the history it holds) for a key not indexed yet. */
-  insert(ki: KeyIndex): void {
-    if (this.byKey.findString(ki.key) >= 0) throw new Error('mvcc: key indexed twice');
-    const b = Buffer.from(ki.key, 'latin1');
-    const o = this.insertNew(
-      ki.key,
-      b,
-      0,
-      b.length,
-      ki.lastMain,
-      ki.lastSub,
-      ki.createdMain,
-      ki.ver,
-    );
-    this.byKey.setAt(o, ki);
   }
 
   /**
@@ -369,7 +344,7 @@ export class TreeIndex {
   compact(rev: number): Set<number | string> {
     this.flushPending();
     const available = new Set<number | string>();
-    const emptied: string[] = [];
+    const emptied: Array<[string, number]> = [];
     for (const [k, o] of this.tree.entries()) {
       const ki = this.byKey.at(o);
       if (ki === null) {
@@ -379,13 +354,13 @@ export class TreeIndex {
         continue;
       }
       ki.compact(rev, available);
-      if (ki.isEmpty()) emptied.push(k);
+      if (ki.isEmpty()) emptied.push([k, o]);
       // Back to one revision: the table's numbers say all there is.
       else if (ki.isSingleRevision) this.byKey.setAt(o, null);
     }
-    for (const k of emptied) {
+    for (const [k, o] of emptied) {
       this.tree.delete(k);
-      this.byKey.delete(k);
+      this.byKey.deleteAt(o);
     }
     this.shrink();
     return available;
