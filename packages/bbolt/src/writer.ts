@@ -118,20 +118,28 @@ class TreeBuilder {
     }
   }
 
-  private flushLeaf(): void {
-    const n = this.leaf.length;
-    const pages = Math.ceil(this.leafBytes / this.pageSize);
+  /**
+   * Allocates the pages for `bytes` of a page's content and, when pages are written (not
+   * in a layout pass), returns them zeroed with their header.
+   */
+  private newPage(
+    bytes: number,
+    flags: number,
+    count: number,
+  ): { pgid: number; page: Uint8Array | undefined } {
+    const pages = Math.ceil(bytes / this.pageSize);
     const pgid = this.alloc.allocate(pages);
-    if (this.sink !== undefined) {
-      const page = new Uint8Array(pages * this.pageSize);
-      writePageHeader(page, {
-        id: BigInt(pgid),
-        flags: PageFlag.leaf,
-        count: n,
-        overflow: pages - 1,
-      });
+    if (this.sink === undefined) return { pgid, page: undefined };
+    const page = new Uint8Array(pages * this.pageSize);
+    writePageHeader(page, { id: BigInt(pgid), flags, count, overflow: pages - 1 });
+    return { pgid, page };
+  }
+
+  private flushLeaf(): void {
+    const { pgid, page } = this.newPage(this.leafBytes, PageFlag.leaf, this.leaf.length);
+    if (page !== undefined) {
       writeLeafElements(page, this.leaf);
-      this.sink(page);
+      this.sink!(page);
     }
     const first = this.leaf[0];
     this.addRef(0, {
@@ -162,16 +170,8 @@ class TreeBuilder {
   private flushBranch(height: number): void {
     const level = this.levels[height]!;
     const refs = level.refs;
-    const pages = Math.ceil(level.bytes / this.pageSize);
-    const pgid = this.alloc.allocate(pages);
-    if (this.sink !== undefined) {
-      const page = new Uint8Array(pages * this.pageSize);
-      writePageHeader(page, {
-        id: BigInt(pgid),
-        flags: PageFlag.branch,
-        count: refs.length,
-        overflow: pages - 1,
-      });
+    const { pgid, page } = this.newPage(level.bytes, PageFlag.branch, refs.length);
+    if (page !== undefined) {
       const v = view(page);
       let data = PAGE_HEADER_SIZE + refs.length * ELEMENT_SIZE;
       refs.forEach((r, i) => {
@@ -182,7 +182,7 @@ class TreeBuilder {
         page.set(r.key, data);
         data += r.keyLength;
       });
-      this.sink(page);
+      this.sink!(page);
     }
     level.refs = [];
     level.bytes = PAGE_HEADER_SIZE;
