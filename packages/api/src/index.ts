@@ -6,6 +6,9 @@
  *
  * 64-bit ids (cluster, member, lease) are `bigint`; revisions, versions, terms, indexes,
  * counts, TTLs and sizes are `number` (decoding throws past Number.MAX_SAFE_INTEGER).
+ *
+ * `rpctypes` is etcd's table of client-facing errors (text and gRPC status code), shared
+ * by the server that sends them and the clients that recognise them.
  */
 
 export { type DeepPartial, encodeMessage, type MessageCodec } from './codec.js';
@@ -16,3 +19,4 @@ export * as membershippb from './gen/membershippb/membership.js';
 export * as mvccpb from './gen/mvccpb/kv.js';
 export * as etcdserverpb from './pb/etcdserverpb.js';
 export { PROTO_DIR, PROTO_FILES } from './protos.js';
+export * as rpctypes from './rpctypes.js';
