@@ -1,8 +1,12 @@
+import { rpctypes } from '@etcd-ts/api';
+import * as auth from '@etcd-ts/auth';
+import * as lease from '@etcd-ts/lease';
+import * as mvcc from '@etcd-ts/mvcc';
 import { type Metadata, type ServiceError, status as Status } from '@grpc/grpc-js';
 
 /**
  * A server error with etcd's exact message and the gRPC status code etcd's v3rpc layer
- * answers with (api/v3rpc/rpctypes). One instance per kind, compared by `message`.
+ * answers with (its rpctypes). One instance per kind, compared by `message`.
  */
 export class EtcdServerError extends Error {
   constructor(
@@ -14,88 +18,100 @@ export class EtcdServerError extends Error {
   }
 }
 
-const e = (code: Status, message: string) => () => new EtcdServerError(message, code);
+const e = (entry: rpctypes.RpcError) => () => new EtcdServerError(entry.message, entry.code);
 
+/** The errors the server raises itself, each one of etcd's rpctypes entries. */
 export const Errors = {
-  emptyKey: e(Status.INVALID_ARGUMENT, 'etcdserver: key is not provided'),
-  keyNotFound: e(Status.INVALID_ARGUMENT, 'etcdserver: key not found'),
-  tooManyOps: e(Status.INVALID_ARGUMENT, 'etcdserver: too many operations in txn request'),
-  duplicateKey: e(Status.INVALID_ARGUMENT, 'etcdserver: duplicate key given in txn request'),
-  compacted: e(Status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'),
-  futureRev: e(Status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'),
-  noSpace: e(Status.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded'),
-  leaseNotFound: e(Status.NOT_FOUND, 'etcdserver: requested lease not found'),
-  leaseExist: e(Status.FAILED_PRECONDITION, 'etcdserver: lease already exists'),
-  leaseTTLTooLarge: e(Status.OUT_OF_RANGE, 'etcdserver: too large lease TTL'),
-  memberExist: e(Status.FAILED_PRECONDITION, 'etcdserver: member ID already exist'),
-  peerURLExist: e(Status.FAILED_PRECONDITION, 'etcdserver: Peer URLs already exists'),
-  memberNotEnoughStarted: e(
-    Status.FAILED_PRECONDITION,
-    'etcdserver: re-configuration failed due to not enough started members',
-  ),
-  memberBadURLs: e(Status.INVALID_ARGUMENT, 'etcdserver: given member URLs are invalid'),
-  memberNotFound: e(Status.NOT_FOUND, 'etcdserver: member not found'),
-  memberNotLearner: e(Status.FAILED_PRECONDITION, 'etcdserver: can only promote a learner member'),
-  learnerNotReady: e(
-    Status.FAILED_PRECONDITION,
-    'etcdserver: can only promote a learner member which is in sync with leader',
-  ),
-  requestTooLarge: e(Status.INVALID_ARGUMENT, 'etcdserver: request is too large'),
-  tooManyRequests: e(Status.RESOURCE_EXHAUSTED, 'etcdserver: too many requests'),
-  noLeader: e(Status.UNAVAILABLE, 'etcdserver: no leader'),
-  notLeader: e(Status.FAILED_PRECONDITION, 'etcdserver: not leader'),
-  leaderChanged: e(Status.UNAVAILABLE, 'etcdserver: leader changed'),
-  stopped: e(Status.UNAVAILABLE, 'etcdserver: server stopped'),
-  timeout: e(Status.UNAVAILABLE, 'etcdserver: request timed out'),
-  unhealthy: e(Status.UNAVAILABLE, 'etcdserver: unhealthy cluster'),
-  corrupt: e(Status.DATA_LOSS, 'etcdserver: corrupt cluster'),
-  badLeaderTransferee: e(Status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'),
-  notCapable: e(Status.UNAVAILABLE, 'etcdserver: not capable'),
-  authNotEnabled: e(Status.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'),
-  invalidAuthToken: e(Status.UNAUTHENTICATED, 'etcdserver: invalid auth token'),
-  permissionDenied: e(Status.PERMISSION_DENIED, 'etcdserver: permission denied'),
-  watchCanceled: e(Status.CANCELLED, 'etcdserver: watch canceled'),
-  emptyWatcherRange: e(Status.INVALID_ARGUMENT, 'mvcc: watcher range is empty'),
+  emptyKey: e(rpctypes.ErrGRPCEmptyKey),
+  keyNotFound: e(rpctypes.ErrGRPCKeyNotFound),
+  valueProvided: e(rpctypes.ErrGRPCValueProvided),
+  leaseProvided: e(rpctypes.ErrGRPCLeaseProvided),
+  tooManyOps: e(rpctypes.ErrGRPCTooManyOps),
+  duplicateKey: e(rpctypes.ErrGRPCDuplicateKey),
+  compacted: e(rpctypes.ErrGRPCCompacted),
+  futureRev: e(rpctypes.ErrGRPCFutureRev),
+  noSpace: e(rpctypes.ErrGRPCNoSpace),
+  leaseNotFound: e(rpctypes.ErrGRPCLeaseNotFound),
+  memberExist: e(rpctypes.ErrGRPCMemberExist),
+  peerURLExist: e(rpctypes.ErrGRPCPeerURLExist),
+  memberNotEnoughStarted: e(rpctypes.ErrGRPCMemberNotEnoughStarted),
+  memberBadURLs: e(rpctypes.ErrGRPCMemberBadURLs),
+  memberNotFound: e(rpctypes.ErrGRPCMemberNotFound),
+  memberNotLearner: e(rpctypes.ErrGRPCMemberNotLearner),
+  learnerNotReady: e(rpctypes.ErrGRPCLearnerNotReady),
+  requestTooLarge: e(rpctypes.ErrGRPCRequestTooLarge),
+  tooManyRequests: e(rpctypes.ErrGRPCRequestTooManyRequests),
+  noLeader: e(rpctypes.ErrGRPCNoLeader),
+  notLeader: e(rpctypes.ErrGRPCNotLeader),
+  stopped: e(rpctypes.ErrGRPCStopped),
+  timeout: e(rpctypes.ErrGRPCTimeout),
+  badLeaderTransferee: e(rpctypes.ErrGRPCBadLeaderTransferee),
+  notCapable: e(rpctypes.ErrGRPCNotCapable),
+  invalidAuthToken: e(rpctypes.ErrGRPCInvalidAuthToken),
+  invalidDowngradeTargetVersion: e(rpctypes.ErrGRPCInvalidDowngradeTargetVersion),
+  noInflightDowngrade: e(rpctypes.ErrGRPCNoInflightDowngrade),
 } as const;
 
-/** Errors of the packages below (mvcc, lease, auth) carry their gRPC code as `grpcCode`. */
-interface CodedError {
-  message: string;
-  grpcCode: number;
-}
+type ErrorClass = abstract new (...args: never[]) => Error;
 
-function isCoded(err: unknown): err is CodedError {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    typeof (err as CodedError).grpcCode === 'number' &&
-    typeof (err as CodedError).message === 'string'
-  );
+/**
+ * etcd's toGRPCErrorMap: what the server sends for each error of the packages below, which
+ * carry their own package's text and know nothing of gRPC. Any other error goes out as
+ * Unknown with its own text, as etcd's togRPCError does (the auth errors etcd has no entry
+ * for, mvcc's "mvcc: closed", the lessor's "not a primary lessor"...).
+ */
+const byClass = new Map<ErrorClass, rpctypes.RpcError>([
+  [mvcc.CompactedError, rpctypes.ErrGRPCCompacted],
+  [mvcc.FutureRevError, rpctypes.ErrGRPCFutureRev],
+
+  [lease.LeaseNotFoundError, rpctypes.ErrGRPCLeaseNotFound],
+  [lease.LeaseExistsError, rpctypes.ErrGRPCLeaseExist],
+  [lease.LeaseTTLTooLargeError, rpctypes.ErrGRPCLeaseTTLTooLarge],
+
+  [auth.RootUserNotExistError, rpctypes.ErrGRPCRootUserNotExist],
+  [auth.RootRoleNotExistError, rpctypes.ErrGRPCRootRoleNotExist],
+  [auth.UserAlreadyExistError, rpctypes.ErrGRPCUserAlreadyExist],
+  [auth.UserEmptyError, rpctypes.ErrGRPCUserEmpty],
+  [auth.UserNotFoundError, rpctypes.ErrGRPCUserNotFound],
+  [auth.RoleAlreadyExistError, rpctypes.ErrGRPCRoleAlreadyExist],
+  [auth.RoleNotFoundError, rpctypes.ErrGRPCRoleNotFound],
+  [auth.RoleEmptyError, rpctypes.ErrGRPCRoleEmpty],
+  [auth.AuthFailedError, rpctypes.ErrGRPCAuthFailed],
+  // etcd 3.5 (3.4's auth store has no such error).
+  [auth.PermissionNotGivenError, rpctypes.ErrGRPCPermissionNotGiven],
+  [auth.PermissionDeniedError, rpctypes.ErrGRPCPermissionDenied],
+  [auth.RoleNotGrantedError, rpctypes.ErrGRPCRoleNotGranted],
+  [auth.PermissionNotGrantedError, rpctypes.ErrGRPCPermissionNotGranted],
+  [auth.AuthNotEnabledError, rpctypes.ErrGRPCAuthNotEnabled],
+  [auth.InvalidAuthTokenError, rpctypes.ErrGRPCInvalidAuthToken],
+  [auth.InvalidAuthMgmtError, rpctypes.ErrGRPCInvalidAuthMgmt],
+  [auth.AuthOldRevisionError, rpctypes.ErrGRPCAuthOldRevision],
+
+  // The request errors mvcc's applier raises while it lives there (they go with it).
+  [mvcc.EmptyKeyError, rpctypes.ErrGRPCEmptyKey],
+  [mvcc.KeyNotFoundError, rpctypes.ErrGRPCKeyNotFound],
+  [mvcc.EmptyRequestOpError, rpctypes.ErrGRPCKeyNotFound],
+  [mvcc.TooManyOpsError, rpctypes.ErrGRPCTooManyOps],
+  [mvcc.DuplicateKeyError, rpctypes.ErrGRPCDuplicateKey],
+  [mvcc.LeaseNotFoundError, rpctypes.ErrGRPCLeaseNotFound],
+]);
+
+function grpcError(code: Status, message: string): Partial<ServiceError> {
+  return { code, details: message, message } as Partial<ServiceError>;
 }
 
 /**
- * The gRPC error etcd would send for `err`: a known error keeps its code and message;
- * anything else is Unknown with its message (etcd's togRPCError).
+ * The gRPC error etcd would send for `err` (etcd's togRPCError): the server's own errors
+ * as they are, the errors of mvcc, the lessor and the auth store as their rpctypes entry,
+ * anything else as Unknown with its message.
  */
 export function toGrpcError(err: unknown): Partial<ServiceError> {
-  if (isCoded(err)) {
-    let message = err.message;
-    // mvcc's own messages go out with the server's prefix, as etcd maps them.
-    if (!message.startsWith('etcdserver: ') && /^(mvcc|lease|auth): /.test(message)) {
-      const mapped = prefixed[message];
-      if (mapped !== undefined) message = mapped;
-    }
-    return { code: err.grpcCode, details: message, message } as Partial<ServiceError>;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: Status.UNKNOWN, details: message, message } as Partial<ServiceError>;
+  if (err instanceof EtcdServerError) return grpcError(err.grpcCode, err.message);
+  if (!(err instanceof Error)) return grpcError(Status.UNKNOWN, String(err));
+  const entry = byClass.get(err.constructor as ErrorClass);
+  if (entry !== undefined) return grpcError(entry.code, entry.message);
+  return grpcError(Status.UNKNOWN, err.message);
 }
-
-const prefixed: Record<string, string> = {
-  'lease not found': 'etcdserver: requested lease not found',
-  'lease already exists': 'etcdserver: lease already exists',
-  'too large lease TTL': 'etcdserver: too large lease TTL',
-};
 
 /** The metadata type grpc-js hands handlers (re-exported for the services). */
 export type { Metadata };

@@ -1,7 +1,6 @@
 import type { etcdserverpb } from '@etcd-ts/api';
 import { applyRange, applyTxn, validateTxnRequest } from '@etcd-ts/mvcc';
-import { status as Status } from '@grpc/grpc-js';
-import { Errors, EtcdServerError } from '../errors.js';
+import { Errors } from '../errors.js';
 import type { EtcdServer } from '../server.js';
 import { unary } from './util.js';
 
@@ -31,10 +30,8 @@ function txnHasPut(r: TxnRequest): boolean {
   return false;
 }
 
-const valueProvided = () =>
-  new EtcdServerError('etcdserver: value is provided', Status.INVALID_ARGUMENT);
-const leaseProvided = () =>
-  new EtcdServerError('etcdserver: lease is provided', Status.INVALID_ARGUMENT);
+const valueProvided = Errors.valueProvided;
+const leaseProvided = Errors.leaseProvided;
 
 /** Hook the auth layer uses to check a request before it runs (throws when refused). */
 export type KVAuthorizer = (

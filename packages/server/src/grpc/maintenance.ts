@@ -150,18 +150,11 @@ export function maintenanceService(
     downgrade: unary(async (req, call) => {
       await root(call.metadata);
       const A = etcdserverpb.DowngradeRequest_DowngradeAction;
-      if (req.action === A.CANCEL)
-        throw new EtcdServerError(
-          'etcdserver: no inflight downgrade job',
-          Status.FAILED_PRECONDITION,
-        );
+      if (req.action === A.CANCEL) throw Errors.noInflightDowngrade();
       const m = /^(\d+)\.(\d+)(\.\d+)?$/.exec(req.version);
       const [maj, min] = SERVER_VERSION.split('.').map(Number) as [number, number];
       if (m === null || Number(m[1]) !== maj || Number(m[2]) !== min - 1)
-        throw new EtcdServerError(
-          'etcdserver: invalid downgrade target version',
-          Status.INVALID_ARGUMENT,
-        );
+        throw Errors.invalidDowngradeTargetVersion();
       throw new EtcdServerError(
         'etcdserver: cluster version downgrade is not supported by etcd-ts',
         Status.FAILED_PRECONDITION,
