@@ -6,7 +6,6 @@
 export { BoundedChannel } from './channel.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export {
-  GrpcCode,
   LeaseError,
   LeaseExistsError,
   LeaseNotFoundError,

@@ -157,9 +157,7 @@ describe('lessor against a model (randomised)', () => {
         if (!primary)
           await expect(lessor.renew(id), ctx(step, op)).rejects.toThrow('not a primary lessor');
         else if (m === undefined) {
-          await expect(lessor.renew(id), ctx(step, op)).rejects.toThrow(
-            'requested lease not found',
-          );
+          await expect(lessor.renew(id), ctx(step, op)).rejects.toThrow(/^lease not found$/);
         } else if (m.expiry > clock.now()) {
           expect(await lessor.renew(id), ctx(step, op)).toBe(m.ttl);
           m.expiry = clock.now() + (m.remainingTTL > 0 ? m.remainingTTL : m.ttl) * 1000;
