@@ -184,7 +184,7 @@ describe('simple tokens', () => {
     for (const bad of ['nodot', 'a.b', 'a.1.2', `${token}x`, 'abcdefghijklmnop.42']) {
       await expect(s.authInfoFromToken(bad), bad).rejects.toThrow(InvalidAuthTokenError);
     }
-    await expect(s.authInfoFromToken('x.1')).rejects.toThrow('etcdserver: invalid auth token');
+    await expect(s.authInfoFromToken('x.1')).rejects.toThrow(/^auth: invalid auth token$/);
     expect(await s.authInfoFromToken(undefined)).toBeUndefined();
   });
 
@@ -348,9 +348,7 @@ describe('JWT tokens', () => {
     s.roleAdd({ name: 'x' });
     const stale = (await s.authInfoFromToken(token))!;
     expect(stale.revision).toBe(s.revision - 1);
-    expect(() => s.isPutPermitted(stale, b('k'))).toThrow(
-      'etcdserver: revision of auth store is old',
-    );
+    expect(() => s.isPutPermitted(stale, b('k'))).toThrow(/^auth: revision in header is old$/);
   });
 
   it('refuses forged, tampered and wrongly signed tokens', async () => {
