@@ -6,7 +6,7 @@
 import type { etcdserverpb, mvccpb } from '@etcd-ts/api';
 import { type Bytes, toBytes, toText } from './bytes.js';
 import type { Client } from './client.js';
-import { ErrCanceled, EtcdError } from './errors.js';
+import { ErrCanceled, ErrLeaseNotFound, EtcdError } from './errors.js';
 import { type Compare, compare, type Op, op } from './kv.js';
 import type { LeaseKeepAlive } from './lease.js';
 
@@ -98,8 +98,7 @@ export class Session {
     await this.client.lease
       .revoke(this.lease, { timeout: this.ttl * 1000 })
       .catch((err: unknown) => {
-        if (!(err instanceof EtcdError) || err.message !== 'etcdserver: requested lease not found')
-          throw err;
+        if (!(err instanceof EtcdError) || err.message !== ErrLeaseNotFound.message) throw err;
       });
   }
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { rpctypes } from '@etcd-ts/api';
 import { status as Status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import {
@@ -41,6 +42,25 @@ describe('typed errors', () => {
       expect(err.message).toBe(message);
       expect(grpcCodeName(err.code)).toBe(codeName);
     }
+  });
+
+  it('has a class of its own for every entry of the rpctypes table, with its text and code', () => {
+    const entries = Object.values(rpctypes).filter(
+      (v): v is rpctypes.RpcError => typeof v === 'object',
+    );
+    expect(entries.length).toBeGreaterThan(50);
+    const classes = new Set<string>();
+    for (const e of entries) {
+      const err = fromServiceError(serviceError(e.code, e.message));
+      expect(err, e.message).not.toBeInstanceOf(GRPCError);
+      expect(err.message).toBe(e.message);
+      expect(err.code).toBe(e.code);
+      expect(knownError(e.message)?.name).toBe(err.name);
+      classes.add(err.name);
+    }
+    expect(classes.size).toBe(entries.length);
+    expect(ErrLeaseNotFound.message).toBe('etcdserver: requested lease not found');
+    expect(new ErrLeaseNotFound().code).toBe(Status.NOT_FOUND);
   });
 
   it('keeps the classes apart and names unknown errors as Go prints them', () => {

@@ -1,3 +1,4 @@
+import { rpctypes } from '@etcd-ts/api';
 import { type ServiceError, status as Status } from '@grpc/grpc-js';
 
 /** gRPC code names as Go prints them in `rpc error: code = <Name> desc = ...`. */
@@ -57,437 +58,437 @@ export class GRPCError extends EtcdError {
  * oldest revision still available: resume from there (or read the current state anew).
  */
 export class ErrCompacted extends EtcdError {
-  static readonly message = 'etcdserver: mvcc: required revision has been compacted';
+  static readonly message = rpctypes.ErrGRPCCompacted.message;
   readonly compactRevision: number;
   constructor(compactRevision = 0) {
-    super(ErrCompacted.message, Status.OUT_OF_RANGE);
+    super(ErrCompacted.message, rpctypes.ErrGRPCCompacted.code);
     this.compactRevision = compactRevision;
   }
 }
 
 export class ErrEmptyKey extends EtcdError {
-  static readonly message = 'etcdserver: key is not provided';
+  static readonly message = rpctypes.ErrGRPCEmptyKey.message;
   constructor() {
-    super(ErrEmptyKey.message, Status.INVALID_ARGUMENT);
+    super(ErrEmptyKey.message, rpctypes.ErrGRPCEmptyKey.code);
   }
 }
 
 export class ErrKeyNotFound extends EtcdError {
-  static readonly message = 'etcdserver: key not found';
+  static readonly message = rpctypes.ErrGRPCKeyNotFound.message;
   constructor() {
-    super(ErrKeyNotFound.message, Status.INVALID_ARGUMENT);
+    super(ErrKeyNotFound.message, rpctypes.ErrGRPCKeyNotFound.code);
   }
 }
 
 export class ErrValueProvided extends EtcdError {
-  static readonly message = 'etcdserver: value is provided';
+  static readonly message = rpctypes.ErrGRPCValueProvided.message;
   constructor() {
-    super(ErrValueProvided.message, Status.INVALID_ARGUMENT);
+    super(ErrValueProvided.message, rpctypes.ErrGRPCValueProvided.code);
   }
 }
 
 export class ErrLeaseProvided extends EtcdError {
-  static readonly message = 'etcdserver: lease is provided';
+  static readonly message = rpctypes.ErrGRPCLeaseProvided.message;
   constructor() {
-    super(ErrLeaseProvided.message, Status.INVALID_ARGUMENT);
+    super(ErrLeaseProvided.message, rpctypes.ErrGRPCLeaseProvided.code);
   }
 }
 
 export class ErrTooManyOps extends EtcdError {
-  static readonly message = 'etcdserver: too many operations in txn request';
+  static readonly message = rpctypes.ErrGRPCTooManyOps.message;
   constructor() {
-    super(ErrTooManyOps.message, Status.INVALID_ARGUMENT);
+    super(ErrTooManyOps.message, rpctypes.ErrGRPCTooManyOps.code);
   }
 }
 
 export class ErrDuplicateKey extends EtcdError {
-  static readonly message = 'etcdserver: duplicate key given in txn request';
+  static readonly message = rpctypes.ErrGRPCDuplicateKey.message;
   constructor() {
-    super(ErrDuplicateKey.message, Status.INVALID_ARGUMENT);
+    super(ErrDuplicateKey.message, rpctypes.ErrGRPCDuplicateKey.code);
   }
 }
 
 export class ErrFutureRev extends EtcdError {
-  static readonly message = 'etcdserver: mvcc: required revision is a future revision';
+  static readonly message = rpctypes.ErrGRPCFutureRev.message;
   constructor() {
-    super(ErrFutureRev.message, Status.OUT_OF_RANGE);
+    super(ErrFutureRev.message, rpctypes.ErrGRPCFutureRev.code);
   }
 }
 
 export class ErrNoSpace extends EtcdError {
-  static readonly message = 'etcdserver: mvcc: database space exceeded';
+  static readonly message = rpctypes.ErrGRPCNoSpace.message;
   constructor() {
-    super(ErrNoSpace.message, Status.RESOURCE_EXHAUSTED);
+    super(ErrNoSpace.message, rpctypes.ErrGRPCNoSpace.code);
   }
 }
 
 export class ErrLeaseNotFound extends EtcdError {
-  static readonly message = 'etcdserver: requested lease not found';
+  static readonly message = rpctypes.ErrGRPCLeaseNotFound.message;
   constructor() {
-    super(ErrLeaseNotFound.message, Status.NOT_FOUND);
+    super(ErrLeaseNotFound.message, rpctypes.ErrGRPCLeaseNotFound.code);
   }
 }
 
 export class ErrLeaseExist extends EtcdError {
-  static readonly message = 'etcdserver: lease already exists';
+  static readonly message = rpctypes.ErrGRPCLeaseExist.message;
   constructor() {
-    super(ErrLeaseExist.message, Status.FAILED_PRECONDITION);
+    super(ErrLeaseExist.message, rpctypes.ErrGRPCLeaseExist.code);
   }
 }
 
 export class ErrLeaseTTLTooLarge extends EtcdError {
-  static readonly message = 'etcdserver: too large lease TTL';
+  static readonly message = rpctypes.ErrGRPCLeaseTTLTooLarge.message;
   constructor() {
-    super(ErrLeaseTTLTooLarge.message, Status.OUT_OF_RANGE);
+    super(ErrLeaseTTLTooLarge.message, rpctypes.ErrGRPCLeaseTTLTooLarge.code);
   }
 }
 
 /** The server cancelled a watch; `reason` is its cancel reason when it gave one. */
 export class ErrWatchCanceled extends EtcdError {
-  static readonly message = 'etcdserver: watch canceled';
+  static readonly message = rpctypes.ErrGRPCWatchCanceled.message;
   readonly reason: string;
   constructor(reason = '') {
-    super(reason === '' ? ErrWatchCanceled.message : reason, Status.CANCELLED);
+    super(reason === '' ? ErrWatchCanceled.message : reason, rpctypes.ErrGRPCWatchCanceled.code);
     this.reason = reason;
   }
 }
 
 export class ErrMemberExist extends EtcdError {
-  static readonly message = 'etcdserver: member ID already exist';
+  static readonly message = rpctypes.ErrGRPCMemberExist.message;
   constructor() {
-    super(ErrMemberExist.message, Status.FAILED_PRECONDITION);
+    super(ErrMemberExist.message, rpctypes.ErrGRPCMemberExist.code);
   }
 }
 
 export class ErrPeerURLExist extends EtcdError {
-  static readonly message = 'etcdserver: Peer URLs already exists';
+  static readonly message = rpctypes.ErrGRPCPeerURLExist.message;
   constructor() {
-    super(ErrPeerURLExist.message, Status.FAILED_PRECONDITION);
+    super(ErrPeerURLExist.message, rpctypes.ErrGRPCPeerURLExist.code);
   }
 }
 
 export class ErrMemberNotEnoughStarted extends EtcdError {
-  static readonly message = 'etcdserver: re-configuration failed due to not enough started members';
+  static readonly message = rpctypes.ErrGRPCMemberNotEnoughStarted.message;
   constructor() {
-    super(ErrMemberNotEnoughStarted.message, Status.FAILED_PRECONDITION);
+    super(ErrMemberNotEnoughStarted.message, rpctypes.ErrGRPCMemberNotEnoughStarted.code);
   }
 }
 
 export class ErrMemberBadURLs extends EtcdError {
-  static readonly message = 'etcdserver: given member URLs are invalid';
+  static readonly message = rpctypes.ErrGRPCMemberBadURLs.message;
   constructor() {
-    super(ErrMemberBadURLs.message, Status.INVALID_ARGUMENT);
+    super(ErrMemberBadURLs.message, rpctypes.ErrGRPCMemberBadURLs.code);
   }
 }
 
 export class ErrMemberNotFound extends EtcdError {
-  static readonly message = 'etcdserver: member not found';
+  static readonly message = rpctypes.ErrGRPCMemberNotFound.message;
   constructor() {
-    super(ErrMemberNotFound.message, Status.NOT_FOUND);
+    super(ErrMemberNotFound.message, rpctypes.ErrGRPCMemberNotFound.code);
   }
 }
 
 export class ErrMemberNotLearner extends EtcdError {
-  static readonly message = 'etcdserver: can only promote a learner member';
+  static readonly message = rpctypes.ErrGRPCMemberNotLearner.message;
   constructor() {
-    super(ErrMemberNotLearner.message, Status.FAILED_PRECONDITION);
+    super(ErrMemberNotLearner.message, rpctypes.ErrGRPCMemberNotLearner.code);
   }
 }
 
 export class ErrMemberLearnerNotReady extends EtcdError {
-  static readonly message =
-    'etcdserver: can only promote a learner member which is in sync with leader';
+  static readonly message = rpctypes.ErrGRPCLearnerNotReady.message;
   constructor() {
-    super(ErrMemberLearnerNotReady.message, Status.FAILED_PRECONDITION);
+    super(ErrMemberLearnerNotReady.message, rpctypes.ErrGRPCLearnerNotReady.code);
   }
 }
 
 export class ErrTooManyLearners extends EtcdError {
-  static readonly message = 'etcdserver: too many learner members in cluster';
+  static readonly message = rpctypes.ErrGRPCTooManyLearners.message;
   constructor() {
-    super(ErrTooManyLearners.message, Status.FAILED_PRECONDITION);
+    super(ErrTooManyLearners.message, rpctypes.ErrGRPCTooManyLearners.code);
   }
 }
 
 export class ErrRequestTooLarge extends EtcdError {
-  static readonly message = 'etcdserver: request is too large';
+  static readonly message = rpctypes.ErrGRPCRequestTooLarge.message;
   constructor() {
-    super(ErrRequestTooLarge.message, Status.INVALID_ARGUMENT);
+    super(ErrRequestTooLarge.message, rpctypes.ErrGRPCRequestTooLarge.code);
   }
 }
 
 export class ErrTooManyRequests extends EtcdError {
-  static readonly message = 'etcdserver: too many requests';
+  static readonly message = rpctypes.ErrGRPCRequestTooManyRequests.message;
   constructor() {
-    super(ErrTooManyRequests.message, Status.RESOURCE_EXHAUSTED);
+    super(ErrTooManyRequests.message, rpctypes.ErrGRPCRequestTooManyRequests.code);
   }
 }
 
 export class ErrRootUserNotExist extends EtcdError {
-  static readonly message = 'etcdserver: root user does not exist';
+  static readonly message = rpctypes.ErrGRPCRootUserNotExist.message;
   constructor() {
-    super(ErrRootUserNotExist.message, Status.FAILED_PRECONDITION);
+    super(ErrRootUserNotExist.message, rpctypes.ErrGRPCRootUserNotExist.code);
   }
 }
 
 export class ErrRootRoleNotExist extends EtcdError {
-  static readonly message = 'etcdserver: root user does not have root role';
+  static readonly message = rpctypes.ErrGRPCRootRoleNotExist.message;
   constructor() {
-    super(ErrRootRoleNotExist.message, Status.FAILED_PRECONDITION);
+    super(ErrRootRoleNotExist.message, rpctypes.ErrGRPCRootRoleNotExist.code);
   }
 }
 
 export class ErrUserAlreadyExist extends EtcdError {
-  static readonly message = 'etcdserver: user name already exists';
+  static readonly message = rpctypes.ErrGRPCUserAlreadyExist.message;
   constructor() {
-    super(ErrUserAlreadyExist.message, Status.FAILED_PRECONDITION);
+    super(ErrUserAlreadyExist.message, rpctypes.ErrGRPCUserAlreadyExist.code);
   }
 }
 
 export class ErrUserEmpty extends EtcdError {
-  static readonly message = 'etcdserver: user name is empty';
+  static readonly message = rpctypes.ErrGRPCUserEmpty.message;
   constructor() {
-    super(ErrUserEmpty.message, Status.INVALID_ARGUMENT);
+    super(ErrUserEmpty.message, rpctypes.ErrGRPCUserEmpty.code);
   }
 }
 
 export class ErrUserNotFound extends EtcdError {
-  static readonly message = 'etcdserver: user name not found';
+  static readonly message = rpctypes.ErrGRPCUserNotFound.message;
   constructor() {
-    super(ErrUserNotFound.message, Status.FAILED_PRECONDITION);
+    super(ErrUserNotFound.message, rpctypes.ErrGRPCUserNotFound.code);
   }
 }
 
 export class ErrRoleAlreadyExist extends EtcdError {
-  static readonly message = 'etcdserver: role name already exists';
+  static readonly message = rpctypes.ErrGRPCRoleAlreadyExist.message;
   constructor() {
-    super(ErrRoleAlreadyExist.message, Status.FAILED_PRECONDITION);
+    super(ErrRoleAlreadyExist.message, rpctypes.ErrGRPCRoleAlreadyExist.code);
   }
 }
 
 export class ErrRoleNotFound extends EtcdError {
-  static readonly message = 'etcdserver: role name not found';
+  static readonly message = rpctypes.ErrGRPCRoleNotFound.message;
   constructor() {
-    super(ErrRoleNotFound.message, Status.FAILED_PRECONDITION);
+    super(ErrRoleNotFound.message, rpctypes.ErrGRPCRoleNotFound.code);
   }
 }
 
 export class ErrRoleEmpty extends EtcdError {
-  static readonly message = 'etcdserver: role name is empty';
+  static readonly message = rpctypes.ErrGRPCRoleEmpty.message;
   constructor() {
-    super(ErrRoleEmpty.message, Status.INVALID_ARGUMENT);
+    super(ErrRoleEmpty.message, rpctypes.ErrGRPCRoleEmpty.code);
   }
 }
 
 export class ErrAuthFailed extends EtcdError {
-  static readonly message = 'etcdserver: authentication failed, invalid user ID or password';
+  static readonly message = rpctypes.ErrGRPCAuthFailed.message;
   constructor() {
-    super(ErrAuthFailed.message, Status.INVALID_ARGUMENT);
+    super(ErrAuthFailed.message, rpctypes.ErrGRPCAuthFailed.code);
   }
 }
 
 export class ErrPermissionDenied extends EtcdError {
-  static readonly message = 'etcdserver: permission denied';
+  static readonly message = rpctypes.ErrGRPCPermissionDenied.message;
   constructor() {
-    super(ErrPermissionDenied.message, Status.PERMISSION_DENIED);
+    super(ErrPermissionDenied.message, rpctypes.ErrGRPCPermissionDenied.code);
   }
 }
 
 export class ErrRoleNotGranted extends EtcdError {
-  static readonly message = 'etcdserver: role is not granted to the user';
+  static readonly message = rpctypes.ErrGRPCRoleNotGranted.message;
   constructor() {
-    super(ErrRoleNotGranted.message, Status.FAILED_PRECONDITION);
+    super(ErrRoleNotGranted.message, rpctypes.ErrGRPCRoleNotGranted.code);
   }
 }
 
 export class ErrPermissionNotGranted extends EtcdError {
-  static readonly message = 'etcdserver: permission is not granted to the role';
+  static readonly message = rpctypes.ErrGRPCPermissionNotGranted.message;
   constructor() {
-    super(ErrPermissionNotGranted.message, Status.FAILED_PRECONDITION);
+    super(ErrPermissionNotGranted.message, rpctypes.ErrGRPCPermissionNotGranted.code);
   }
 }
 
 export class ErrAuthNotEnabled extends EtcdError {
-  static readonly message = 'etcdserver: authentication is not enabled';
+  static readonly message = rpctypes.ErrGRPCAuthNotEnabled.message;
   constructor() {
-    super(ErrAuthNotEnabled.message, Status.FAILED_PRECONDITION);
+    super(ErrAuthNotEnabled.message, rpctypes.ErrGRPCAuthNotEnabled.code);
   }
 }
 
 export class ErrInvalidAuthToken extends EtcdError {
-  static readonly message = 'etcdserver: invalid auth token';
+  static readonly message = rpctypes.ErrGRPCInvalidAuthToken.message;
   constructor() {
-    super(ErrInvalidAuthToken.message, Status.UNAUTHENTICATED);
+    super(ErrInvalidAuthToken.message, rpctypes.ErrGRPCInvalidAuthToken.code);
   }
 }
 
 export class ErrInvalidAuthMgmt extends EtcdError {
-  static readonly message = 'etcdserver: invalid auth management';
+  static readonly message = rpctypes.ErrGRPCInvalidAuthMgmt.message;
   constructor() {
-    super(ErrInvalidAuthMgmt.message, Status.INVALID_ARGUMENT);
+    super(ErrInvalidAuthMgmt.message, rpctypes.ErrGRPCInvalidAuthMgmt.code);
   }
 }
 
 export class ErrAuthOldRevision extends EtcdError {
-  static readonly message = 'etcdserver: revision of auth store is old';
+  static readonly message = rpctypes.ErrGRPCAuthOldRevision.message;
   constructor() {
-    super(ErrAuthOldRevision.message, Status.INVALID_ARGUMENT);
+    super(ErrAuthOldRevision.message, rpctypes.ErrGRPCAuthOldRevision.code);
   }
 }
 
 export class ErrNoLeader extends EtcdError {
-  static readonly message = 'etcdserver: no leader';
+  static readonly message = rpctypes.ErrGRPCNoLeader.message;
   constructor() {
-    super(ErrNoLeader.message, Status.UNAVAILABLE);
+    super(ErrNoLeader.message, rpctypes.ErrGRPCNoLeader.code);
   }
 }
 
 export class ErrNotLeader extends EtcdError {
-  static readonly message = 'etcdserver: not leader';
+  static readonly message = rpctypes.ErrGRPCNotLeader.message;
   constructor() {
-    super(ErrNotLeader.message, Status.FAILED_PRECONDITION);
+    super(ErrNotLeader.message, rpctypes.ErrGRPCNotLeader.code);
   }
 }
 
 export class ErrLeaderChanged extends EtcdError {
-  static readonly message = 'etcdserver: leader changed';
+  static readonly message = rpctypes.ErrGRPCLeaderChanged.message;
   constructor() {
-    super(ErrLeaderChanged.message, Status.UNAVAILABLE);
+    super(ErrLeaderChanged.message, rpctypes.ErrGRPCLeaderChanged.code);
   }
 }
 
 export class ErrNotCapable extends EtcdError {
-  static readonly message = 'etcdserver: not capable';
+  static readonly message = rpctypes.ErrGRPCNotCapable.message;
   constructor() {
-    super(ErrNotCapable.message, Status.UNAVAILABLE);
+    super(ErrNotCapable.message, rpctypes.ErrGRPCNotCapable.code);
   }
 }
 
 export class ErrStopped extends EtcdError {
-  static readonly message = 'etcdserver: server stopped';
+  static readonly message = rpctypes.ErrGRPCStopped.message;
   constructor() {
-    super(ErrStopped.message, Status.UNAVAILABLE);
+    super(ErrStopped.message, rpctypes.ErrGRPCStopped.code);
   }
 }
 
 export class ErrTimeout extends EtcdError {
-  static readonly message = 'etcdserver: request timed out';
+  static readonly message = rpctypes.ErrGRPCTimeout.message;
   constructor() {
-    super(ErrTimeout.message, Status.UNAVAILABLE);
+    super(ErrTimeout.message, rpctypes.ErrGRPCTimeout.code);
   }
 }
 
 export class ErrTimeoutDueToLeaderFail extends EtcdError {
-  static readonly message =
-    'etcdserver: request timed out, possibly due to previous leader failure';
+  static readonly message = rpctypes.ErrGRPCTimeoutDueToLeaderFail.message;
   constructor() {
-    super(ErrTimeoutDueToLeaderFail.message, Status.UNAVAILABLE);
+    super(ErrTimeoutDueToLeaderFail.message, rpctypes.ErrGRPCTimeoutDueToLeaderFail.code);
   }
 }
 
 export class ErrTimeoutDueToConnectionLost extends EtcdError {
-  static readonly message = 'etcdserver: request timed out, possibly due to connection lost';
+  static readonly message = rpctypes.ErrGRPCTimeoutDueToConnectionLost.message;
   constructor() {
-    super(ErrTimeoutDueToConnectionLost.message, Status.UNAVAILABLE);
+    super(ErrTimeoutDueToConnectionLost.message, rpctypes.ErrGRPCTimeoutDueToConnectionLost.code);
   }
 }
 
 export class ErrTimeoutWaitAppliedIndex extends EtcdError {
-  static readonly message =
-    'etcdserver: request timed out, waiting for the applied index took too long';
+  static readonly message = rpctypes.ErrGRPCTimeoutWaitAppliedIndex.message;
   constructor() {
-    super(ErrTimeoutWaitAppliedIndex.message, Status.UNAVAILABLE);
+    super(ErrTimeoutWaitAppliedIndex.message, rpctypes.ErrGRPCTimeoutWaitAppliedIndex.code);
   }
 }
 
 export class ErrUnhealthy extends EtcdError {
-  static readonly message = 'etcdserver: unhealthy cluster';
+  static readonly message = rpctypes.ErrGRPCUnhealthy.message;
   constructor() {
-    super(ErrUnhealthy.message, Status.UNAVAILABLE);
+    super(ErrUnhealthy.message, rpctypes.ErrGRPCUnhealthy.code);
   }
 }
 
 export class ErrCorrupt extends EtcdError {
-  static readonly message = 'etcdserver: corrupt cluster';
+  static readonly message = rpctypes.ErrGRPCCorrupt.message;
   constructor() {
-    super(ErrCorrupt.message, Status.DATA_LOSS);
+    super(ErrCorrupt.message, rpctypes.ErrGRPCCorrupt.code);
   }
 }
 
 export class ErrNotSupportedForLearner extends EtcdError {
-  static readonly message = 'etcdserver: rpc not supported for learner';
+  static readonly message = rpctypes.ErrGRPCNotSupportedForLearner.message;
   constructor() {
-    super(ErrNotSupportedForLearner.message, Status.UNAVAILABLE);
+    super(ErrNotSupportedForLearner.message, rpctypes.ErrGRPCNotSupportedForLearner.code);
   }
 }
 
 export class ErrBadLeaderTransferee extends EtcdError {
-  static readonly message = 'etcdserver: bad leader transferee';
+  static readonly message = rpctypes.ErrGRPCBadLeaderTransferee.message;
   constructor() {
-    super(ErrBadLeaderTransferee.message, Status.FAILED_PRECONDITION);
+    super(ErrBadLeaderTransferee.message, rpctypes.ErrGRPCBadLeaderTransferee.code);
   }
 }
 
 export class ErrClusterIdMismatch extends EtcdError {
-  static readonly message = 'etcdserver: cluster ID mismatch';
+  static readonly message = rpctypes.ErrGRPCClusterIdMismatch.message;
   constructor() {
-    super(ErrClusterIdMismatch.message, Status.FAILED_PRECONDITION);
+    super(ErrClusterIdMismatch.message, rpctypes.ErrGRPCClusterIdMismatch.code);
   }
 }
 
 export class ErrPermissionNotGiven extends EtcdError {
-  static readonly message = 'etcdserver: permission not given';
+  static readonly message = rpctypes.ErrGRPCPermissionNotGiven.message;
   constructor() {
-    super(ErrPermissionNotGiven.message, Status.INVALID_ARGUMENT);
+    super(ErrPermissionNotGiven.message, rpctypes.ErrGRPCPermissionNotGiven.code);
   }
 }
 
 export class ErrClusterVersionUnavailable extends EtcdError {
-  static readonly message = 'etcdserver: cluster version not found during downgrade';
+  static readonly message = rpctypes.ErrGRPCClusterVersionUnavailable.message;
   constructor() {
-    super(ErrClusterVersionUnavailable.message, Status.UNAVAILABLE);
+    super(ErrClusterVersionUnavailable.message, rpctypes.ErrGRPCClusterVersionUnavailable.code);
   }
 }
 
 export class ErrWrongDowngradeVersionFormat extends EtcdError {
-  static readonly message = 'etcdserver: wrong downgrade target version format';
+  static readonly message = rpctypes.ErrGRPCWrongDowngradeVersionFormat.message;
   constructor() {
-    super(ErrWrongDowngradeVersionFormat.message, Status.INVALID_ARGUMENT);
+    super(ErrWrongDowngradeVersionFormat.message, rpctypes.ErrGRPCWrongDowngradeVersionFormat.code);
   }
 }
 
 export class ErrInvalidDowngradeTargetVersion extends EtcdError {
-  static readonly message = 'etcdserver: invalid downgrade target version';
+  static readonly message = rpctypes.ErrGRPCInvalidDowngradeTargetVersion.message;
   constructor() {
-    super(ErrInvalidDowngradeTargetVersion.message, Status.INVALID_ARGUMENT);
+    super(
+      ErrInvalidDowngradeTargetVersion.message,
+      rpctypes.ErrGRPCInvalidDowngradeTargetVersion.code,
+    );
   }
 }
 
 export class ErrDowngradeInProcess extends EtcdError {
-  static readonly message = 'etcdserver: cluster has a downgrade job in progress';
+  static readonly message = rpctypes.ErrGRPCDowngradeInProcess.message;
   constructor() {
-    super(ErrDowngradeInProcess.message, Status.FAILED_PRECONDITION);
+    super(ErrDowngradeInProcess.message, rpctypes.ErrGRPCDowngradeInProcess.code);
   }
 }
 
 export class ErrNoInflightDowngrade extends EtcdError {
-  static readonly message = 'etcdserver: no inflight downgrade job';
+  static readonly message = rpctypes.ErrGRPCNoInflightDowngrade.message;
   constructor() {
-    super(ErrNoInflightDowngrade.message, Status.FAILED_PRECONDITION);
+    super(ErrNoInflightDowngrade.message, rpctypes.ErrGRPCNoInflightDowngrade.code);
   }
 }
 
 export class ErrRequestCanceled extends EtcdError {
-  static readonly message = 'etcdserver: request canceled';
+  static readonly message = rpctypes.ErrGRPCCanceled.message;
   constructor() {
-    super(ErrRequestCanceled.message, Status.CANCELLED);
+    super(ErrRequestCanceled.message, rpctypes.ErrGRPCCanceled.code);
   }
 }
 
 export class ErrRequestDeadlineExceeded extends EtcdError {
-  static readonly message = 'etcdserver: context deadline exceeded';
+  static readonly message = rpctypes.ErrGRPCDeadlineExceeded.message;
   constructor() {
-    super(ErrRequestDeadlineExceeded.message, Status.DEADLINE_EXCEEDED);
+    super(ErrRequestDeadlineExceeded.message, rpctypes.ErrGRPCDeadlineExceeded.code);
   }
 }
 
@@ -539,6 +540,7 @@ export class ErrWatchBufferFull extends EtcdError {
 }
 
 const SERVER_ERRORS: ReadonlyArray<{ message: string; new (): EtcdError }> = [
+  ErrCompacted,
   ErrEmptyKey,
   ErrKeyNotFound,
   ErrValueProvided,
@@ -601,12 +603,17 @@ const SERVER_ERRORS: ReadonlyArray<{ message: string; new (): EtcdError }> = [
   ErrRequestDeadlineExceeded,
 ];
 
-const BY_MESSAGE = new Map<string, new () => EtcdError>(SERVER_ERRORS.map((e) => [e.message, e]));
+/** Each of etcd's named errors by its rpctypes entry. */
+const BY_ENTRY = new Map<rpctypes.RpcError, new () => EtcdError>();
+for (const e of SERVER_ERRORS) {
+  const entry = rpctypes.byMessage(e.message);
+  if (entry !== undefined) BY_ENTRY.set(entry, e);
+}
 
 /** The named error whose text is `message`, if etcd has one. */
 export function knownError(message: string): EtcdError | undefined {
-  if (message === ErrCompacted.message) return new ErrCompacted();
-  const known = BY_MESSAGE.get(message);
+  const entry = rpctypes.byMessage(message);
+  const known = entry === undefined ? undefined : BY_ENTRY.get(entry);
   return known === undefined ? undefined : new known();
 }
 
@@ -627,10 +634,7 @@ export function fromServiceError(err: ServiceError): EtcdError {
   if (err.code === Status.CANCELLED && !err.details.startsWith('etcdserver:')) {
     return new ErrCanceled();
   }
-  if (err.details === ErrCompacted.message) return new ErrCompacted();
-  const known = BY_MESSAGE.get(err.details);
-  if (known !== undefined) return new known();
-  return new GRPCError(err.code, err.details);
+  return knownError(err.details) ?? new GRPCError(err.code, err.details);
 }
 
 /** Normalises anything thrown by a call into an EtcdError (other errors pass through). */
