@@ -56,7 +56,11 @@ export interface WatchOptions {
   key: Uint8Array;
   /** Wire semantics: empty = the key alone, "\0" = every key >= key, else [key, rangeEnd). */
   rangeEnd?: Uint8Array;
-  /** First revision to deliver; 0 = from the next one. */
+  /**
+   * First revision to deliver; 0 = from the next one. A negative one is taken as etcd 3.4
+   * takes it: -1 on a store never compacted starts from the next revision, any other is a
+   * compacted revision (the watch is cancelled with the compact revision, -1 if none).
+   */
   startRevision?: number;
   /** WatchFilterType values. */
   filters?: readonly number[];
@@ -94,6 +98,8 @@ export class WatchStream implements WatchSink {
       'latin1',
     );
     if (end !== undefined && end !== '' && key >= end) throw new EmptyWatcherRangeError();
+    const startRevision = opts.startRevision ?? 0;
+    assertStartRevision(startRevision);
     let id = opts.id ?? AUTO_WATCH_ID;
     if (id === AUTO_WATCH_ID) {
       while (this.watchers.has(this.nextId)) this.nextId++;
@@ -110,7 +116,7 @@ export class WatchStream implements WatchSink {
       id,
       key,
       end,
-      opts.startRevision ?? 0,
+      startRevision,
       this,
       filters,
       opts.prevKv ?? false,
@@ -206,6 +212,15 @@ export class WatchStream implements WatchSink {
     this.head = 0;
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
   }
+}
+
+/**
+ * A watch's start revision must be a safe integer; negative ones are etcd's (see
+ * WatchOptions.startRevision). Checked where the watch is created, never in a timer.
+ */
+export function assertStartRevision(startRev: number): void {
+  if (!Number.isSafeInteger(startRev))
+    throw new RangeError(`mvcc: watch start revision ${startRev} is not a safe integer`);
 }
 
 /** Encoded size of a varint. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mvccpb } from '@etcd-ts/api';
 import { Backend, boltSnapshotFormat, importBoltDb } from '@etcd-ts/backend';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { b, rng, s, TestDir, testSeed } from '../test/util.js';
 import {
   DuplicateWatchIdError,
@@ -213,6 +213,119 @@ describe('watch', () => {
     expect(frags.flat()).toEqual(events);
     expect(fragmentEvents(events, 1e6, eventSize)).toHaveLength(1);
     expect(fragmentEvents([events[0]!], 1, eventSize)).toHaveLength(1);
+  });
+});
+
+// A WatchCreateRequest's start_revision is an int64 any client may send: none may throw
+// inside a timer, where nothing catches it and the process exits.
+describe('hostile start revisions', () => {
+  const errorsOf = () => {
+    const errors: string[] = [];
+    const logger = { info() {}, warn() {}, error: (_o: object, msg: string) => errors.push(msg) };
+    return { errors, logger };
+  };
+  const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+  it('start revision -1 on a store never compacted follows from the next revision (etcd 3.4)', async () => {
+    await st.close();
+    const { errors, logger } = errorsOf();
+    st = new WatchableStore(t.backend(), { syncInterval: 1, logger });
+    st.put(b('a'), b('0'));
+    st.put(b('a'), b('1'));
+    const ws = st.newWatchStream();
+    const id = ws.watch({ key: b('a'), startRevision: -1 });
+    // Synced at once: a write right after the create is not lost (etcd 3.4 misses those
+    // that come before its next sync pass, up to 100 ms later).
+    expect(st.watcherCounts()).toEqual({ synced: 1, unsynced: 0, victims: 0 });
+    st.put(b('a'), b('2'));
+    const r = await ws.recv();
+    expect(r).toMatchObject({ watchId: id, revision: 4, compactRevision: 0 });
+    expect(evs(r)).toEqual(['PUT a@4']);
+    await sleep(10); // sync passes run meanwhile
+    expect(st.syncWatchers()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('a negative start revision below the compact revision is cancelled as compacted (etcd 3.4)', async () => {
+    for (let i = 0; i < 3; i++) st.put(b('a'), b(`${i}`));
+    const ws = st.newWatchStream();
+    // The compact revision is -1 until the first compaction: -2 and below are under it.
+    const far = ws.watch({ key: b('a'), startRevision: -1_000_000 });
+    expect(await ws.recv()).toMatchObject({ watchId: far, compactRevision: -1, events: [] });
+    await st.compact(2);
+    const neg = ws.watch({ key: b('a'), startRevision: -1 });
+    expect(await ws.recv()).toMatchObject({ watchId: neg, compactRevision: 2, events: [] });
+    expect(st.watcherCounts()).toEqual({ synced: 0, unsynced: 0, victims: 0 });
+    // Start revision 0 is still "from the next revision" on a compacted store.
+    const zero = ws.watch({ key: b('a'), startRevision: 0 });
+    st.put(b('a'), b('x'));
+    expect(await ws.recv()).toMatchObject({ watchId: zero, compactRevision: 0 });
+  });
+
+  it('refuses a start revision that is not a safe integer where the watch is created', () => {
+    const ws = st.newWatchStream();
+    for (const bad of [Number.NaN, 1.5, -0.5, 2 ** 53, -(2 ** 53), Number.POSITIVE_INFINITY])
+      expect(() => ws.watch({ key: b('a'), startRevision: bad })).toThrow(RangeError);
+    expect(ws.ids()).toEqual([]);
+    expect(st.watcherCounts()).toEqual({ synced: 0, unsynced: 0, victims: 0 });
+    // The largest safe revision is a future one: accepted, synced, nothing due yet.
+    expect(ws.watch({ key: b('a'), startRevision: Number.MAX_SAFE_INTEGER })).toBe(0);
+    st.put(b('a'), b('1'));
+    expect(ws.tryRecv()).toBeUndefined();
+    expect(st.watcherCounts()).toEqual({ synced: 1, unsynced: 0, victims: 0 });
+  });
+
+  it('a watch from a future revision survives a restore to a store with less history', async () => {
+    await st.close();
+    const { errors, logger } = errorsOf();
+    st = new WatchableStore(t.backend(), { syncInterval: 1, logger });
+    const other = new TestDir();
+    const src = new WatchableStore(other.backend());
+    for (let i = 0; i < 5; i++) src.put(b(`k${i}`), b(`${i}`));
+    const chunks: Uint8Array[] = [];
+    for await (const c of other.backends[0]!.snapshot().chunks(boltSnapshotFormat)) chunks.push(c);
+    const target = path.join(t.dir, 'snap-db');
+    fs.writeFileSync(target, Buffer.concat(chunks));
+    await importBoltDb({ path: target, noSync: true });
+    const fresh = Backend.open({ path: target, batchInterval: 0, noSync: true });
+    for (let i = 0; i < 10; i++) st.put(b('k'), b(`${i}`)); // rev 11 here, 6 in the snapshot
+    const ws = st.newWatchStream();
+    const id = ws.watch({ key: b('k'), rangeEnd: b('l'), startRevision: 9 }); // in history
+    const future = ws.watch({ key: b('k'), rangeEnd: b('l'), startRevision: 8 + 10 });
+    await drain(ws, (rs) => rs.flatMap(evs).length === 3);
+    st.restoreFrom(fresh);
+    expect(st.rev()).toBe(6);
+    // Several sync passes (1 ms apart): the future watch waits in synced, nothing throws.
+    await sleep(20);
+    expect(st.watcherCounts()).toEqual({ synced: 2, unsynced: 0, victims: 0 });
+    expect(ws.tryRecv()).toBeUndefined();
+    for (let rev = st.rev() + 1; rev <= 18; rev++) st.put(b('k'), b(`${rev}`));
+    const got = await drain(ws, (rs) => rs.some((r) => r.watchId === future));
+    expect(got.filter((r) => r.watchId === future).flatMap(evs)).toEqual(['PUT k@18']);
+    expect(got.filter((r) => r.watchId === id).flatMap(evs)).toContain('PUT k@17');
+    expect(errors).toEqual([]);
+    await st.close();
+    await fresh.close();
+    st = new WatchableStore(t.backend());
+    await src.close();
+    await other.cleanup();
+  });
+
+  it('a sync pass that throws is logged and retried, never thrown from its timer', async () => {
+    await st.close();
+    const { errors, logger } = errorsOf();
+    st = new WatchableStore(t.backend(), { syncInterval: 1, logger });
+    for (let i = 0; i < 5; i++) st.put(b('a'), b(`${i}`));
+    const spy = vi.spyOn(st, 'syncWatchers').mockImplementationOnce(() => {
+      throw new Error('injected');
+    });
+    const ws = st.newWatchStream();
+    ws.watch({ key: b('a'), startRevision: 2 });
+    const got = await drain(ws, (rs) => rs.flatMap(evs).length === 5);
+    expect(got.flatMap(evs)).toEqual(['PUT a@2', 'PUT a@3', 'PUT a@4', 'PUT a@5', 'PUT a@6']);
+    expect(errors).toEqual(['failed to sync watchers']);
+    expect(spy.mock.calls.length).toBeGreaterThanOrEqual(2);
+    spy.mockRestore();
   });
 });
 

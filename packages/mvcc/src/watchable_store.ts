@@ -3,7 +3,7 @@ import type { KeyValue } from './codec.js';
 import { decodeKeyValue } from './codec.js';
 import { KEY_BUCKET, KVStore, type StoreConfig } from './kvstore.js';
 import { bytesToRev, isTombstone, revToBytes } from './revision.js';
-import { WatchStream, type WatchStreamOptions } from './watch_stream.js';
+import { assertStartRevision, WatchStream, type WatchStreamOptions } from './watch_stream.js';
 import {
   type Event,
   type EventBatch,
@@ -72,7 +72,12 @@ export class WatchableStore extends KVStore {
 
   /**
    * @internal Registers a watcher (used by WatchStream). startRev 0 or beyond the current
-   * revision: synced from the next revision; otherwise unsynced until caught up.
+   * revision: synced from the next revision (or from startRev); otherwise unsynced until
+   * caught up. A negative startRev is treated as etcd 3.4 treats it: below the compact
+   * revision (which is -1 until the first compaction) it is a compacted revision, and the
+   * next sync pass cancels the watch with the compact revision; otherwise (-1 on a store
+   * never compacted) the watch starts at the next revision, as etcd's first sync pass
+   * leaves it, but without etcd's window in which writes before that pass are missed.
    */
   watch(
     id: number,
@@ -85,11 +90,13 @@ export class WatchableStore extends KVStore {
     fragment: boolean,
   ): Watcher {
     this.assertOpen();
+    assertStartRevision(startRev);
     const w = new Watcher(id, key, end, startRev, sink, filters, prevKv, fragment, (evs) =>
       this.fillPrevKv(evs),
     );
     const cur = this.rev();
-    const synced = startRev > cur || startRev === 0;
+    const synced =
+      startRev > cur || startRev === 0 || (startRev < 0 && startRev >= this.compactRev());
     if (synced) {
       w.minRev = Math.max(cur + 1, startRev);
       this.synced.add(w);
@@ -250,11 +257,17 @@ export class WatchableStore extends KVStore {
     for (const w of this.unsynced.watchers) {
       if (chosen.length >= this.maxWatchersPerSync) break;
       if (w.minRev > curRev) {
+        // Only a restore from a snapshot with less history moves such a watcher here (etcd
+        // panics otherwise). No history is due to it: it waits in synced for its minRev.
         if (!w.restore)
-          throw new Error(
-            `mvcc: watcher minimum revision ${w.minRev} exceeds current revision ${curRev}`,
+          this.logger.error(
+            { 'watcher-minimum-revision': w.minRev, 'current-revision': curRev },
+            'watcher minimum revision exceeds current revision',
           );
         w.restore = false;
+        this.unsynced.delete(w);
+        this.synced.add(w);
+        continue;
       }
       if (w.minRev < compactRev) {
         // Its history is gone: tell it the compact revision and drop it.
@@ -270,6 +283,15 @@ export class WatchableStore extends KVStore {
           w.compacted = true;
           this.unsynced.delete(w);
         }
+        continue;
+      }
+      if (w.minRev < 1) {
+        // A negative start revision that was compacted when the watch began and is not
+        // since a restore brought back a smaller compact revision: no history is readable
+        // below revision 1, so it follows from the next revision (as watch() starts it).
+        w.minRev = curRev + 1;
+        this.unsynced.delete(w);
+        this.synced.add(w);
         continue;
       }
       chosen.push(w);
@@ -381,7 +403,14 @@ export class WatchableStore extends KVStore {
       this.syncTimer = undefined;
       if (this.stopped || this.isClosed) return;
       const before = this.unsynced.size;
-      const left = this.syncWatchers();
+      let left: number;
+      try {
+        left = this.syncWatchers();
+      } catch (err) {
+        // A timer callback must never take the process down: log, retry after the interval.
+        this.logger.error({ err, 'unsynced-watchers': before }, 'failed to sync watchers');
+        left = before;
+      }
       // Keep going at once while passes make progress, as etcd's loop does.
       if (left > 0) this.scheduleSync(left < before ? 0 : this.syncInterval);
     }, delay);
@@ -393,7 +422,11 @@ export class WatchableStore extends KVStore {
     this.victimTimer = setTimeout(() => {
       this.victimTimer = undefined;
       if (this.stopped || this.isClosed) return;
-      this.moveVictims();
+      try {
+        this.moveVictims();
+      } catch (err) {
+        this.logger.error({ err }, 'failed to move watch victims');
+      }
       if (this.victims.length > 0) this.scheduleVictims(this.victimInterval);
     }, delay);
     this.victimTimer.unref();
