@@ -132,7 +132,12 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
     }),
   );
   grpc.addService(etcdserverpb.AuthService, authService(server));
-  grpc.addService(etcdserverpb.ClusterService, clusterService(server));
+  grpc.addService(
+    etcdserverpb.ClusterService,
+    clusterService(server, {
+      requireRoot: async (call) => store.isAdminPermitted(await authInfoFromCall(store, call)),
+    }),
+  );
   grpc.addService(healthpb.HealthService, healthService(server));
   grpc.addService(etcdserverpb.LeaseService, leaseService(server, userOf));
   const extra = plugins.services?.(server) ?? [];

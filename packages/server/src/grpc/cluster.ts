@@ -1,5 +1,6 @@
 import type { etcdserverpb } from '@etcd-ts/api';
 import { ConfChangeType } from '@etcd-ts/raft';
+import type { CallIdentity } from '../auth.js';
 import { Errors } from '../errors.js';
 import { computeMemberId } from '../ids.js';
 import { checkUrl, type Member, memberToJson } from '../membership.js';
@@ -31,8 +32,23 @@ function readyForVoterChange(s: EtcdServer, delta: 1 | -1, removed?: bigint): bo
   return total > 0 && started >= quorum;
 }
 
-/** etcd's Cluster service. Voting changes keep etcd's strict reconfiguration check. */
-export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
+/** Checks that a call's user has the root role (throws etcd's auth error when refused). */
+export type RootCheck = (call: CallIdentity) => Promise<void>;
+
+/**
+ * etcd's Cluster service. Voting changes keep etcd's strict reconfiguration check. With
+ * auth enabled every membership change (add, remove, update, promote) needs the root role,
+ * checked before anything else is looked at or proposed (etcd's
+ * checkMembershipOperationPermission; only MemberAdd's URL parsing comes first); MemberList
+ * needs no permission.
+ */
+export function clusterService(
+  s: EtcdServer,
+  opts: { requireRoot?: RootCheck } = {},
+): etcdserverpb.ClusterServer {
+  const root = async (call: CallIdentity) => {
+    if (opts.requireRoot !== undefined) await opts.requireRoot(call);
+  };
   const members = () => s.cluster.sortedMembers().map(toPb);
   // etcd's cluster server answers without a revision in the header.
   const header = () => ({ ...s.header(), revision: 0 });
@@ -41,13 +57,14 @@ export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
       if (req.linearizable) await s.linearizableReadNotify();
       return { header: header(), members: members() };
     }),
-    memberAdd: unary(async (req) => {
+    memberAdd: unary(async (req, call) => {
       try {
         for (const u of req.peerURLs) checkUrl(u, 'peerURLs');
       } catch {
         throw Errors.memberBadURLs();
       }
       if (req.peerURLs.length === 0) throw Errors.memberBadURLs();
+      await root(call);
       const id = computeMemberId(req.peerURLs, '', Date.now() / 1000);
       const m: Member = {
         id,
@@ -67,7 +84,8 @@ export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
       });
       return { header: header(), member: toPb(m), members: members() };
     }),
-    memberRemove: unary(async (req) => {
+    memberRemove: unary(async (req, call) => {
+      await root(call);
       const m = s.cluster.member(req.ID);
       if (m === undefined) throw Errors.memberNotFound();
       if (!m.isLearner && !readyForVoterChange(s, -1, m.id)) throw Errors.memberNotEnoughStarted();
@@ -78,7 +96,8 @@ export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
       });
       return { header: header(), members: members() };
     }),
-    memberUpdate: unary(async (req) => {
+    memberUpdate: unary(async (req, call) => {
+      await root(call);
       const m = s.cluster.member(req.ID);
       if (m === undefined) throw Errors.memberNotFound();
       try {
@@ -97,7 +116,8 @@ export function clusterService(s: EtcdServer): etcdserverpb.ClusterServer {
       });
       return { header: header(), members: members() };
     }),
-    memberPromote: unary(async (req) => {
+    memberPromote: unary(async (req, call) => {
+      await root(call);
       const m = s.cluster.member(req.ID);
       if (m === undefined) throw Errors.memberNotFound();
       if (!m.isLearner) throw Errors.memberNotLearner();
