@@ -1,5 +1,3 @@
-import { rpctypes } from '@etcd-ts/api';
-
 /**
  * Base of every mvcc error: `message` is what etcd's mvcc package says. The server turns
  * these into what it sends clients (etcd's rpctypes); mvcc knows nothing of gRPC.
@@ -22,51 +20,6 @@ export class CompactedError extends MvccError {
 export class FutureRevError extends MvccError {
   constructor() {
     super('mvcc: required revision is a future revision');
-  }
-}
-
-// The server's request errors that apply.ts raises while it lives in this package: they
-// carry the server's text (etcd's rpctypes) and leave with apply.ts.
-
-/** A put with ignore_value or ignore_lease found no key to take them from. */
-export class KeyNotFoundError extends MvccError {
-  constructor() {
-    super(rpctypes.ErrGRPCKeyNotFound.message);
-  }
-}
-
-/** A put named a lease the lessor does not know. */
-export class LeaseNotFoundError extends MvccError {
-  constructor() {
-    super(rpctypes.ErrGRPCLeaseNotFound.message);
-  }
-}
-
-/** A request without a key. */
-export class EmptyKeyError extends MvccError {
-  constructor() {
-    super(rpctypes.ErrGRPCEmptyKey.message);
-  }
-}
-
-/** A txn puts the same key twice, or puts a key it also deletes. */
-export class DuplicateKeyError extends MvccError {
-  constructor() {
-    super(rpctypes.ErrGRPCDuplicateKey.message);
-  }
-}
-
-/** A txn with more operations (at one level) than the limit. */
-export class TooManyOpsError extends MvccError {
-  constructor() {
-    super(rpctypes.ErrGRPCTooManyOps.message);
-  }
-}
-
-/** A txn op with none of its request fields set (etcd answers key-not-found). */
-export class EmptyRequestOpError extends MvccError {
-  constructor() {
-    super(rpctypes.ErrGRPCKeyNotFound.message);
   }
 }
 

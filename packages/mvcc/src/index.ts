@@ -1,25 +1,8 @@
 /**
  * @etcd-ts/mvcc: etcd's multi-version key-value store — revisions, the in-memory key
- * index, reads over history, write transactions, compaction, hashing, the server's
- * Range/Put/DeleteRange/Txn appliers on the wire types, and the watchable store.
+ * index, reads over history, write transactions, compaction, hashing, and the watchable
+ * store.
  */
-export {
-  type ApplyTxnOptions,
-  applyCompare,
-  applyDeleteRange,
-  applyDeleteRangeInTxn,
-  applyPut,
-  applyPutInTxn,
-  applyRange,
-  applyTxn,
-  checkDeleteRequest,
-  checkPutRequest,
-  checkRangeRequest,
-  DEFAULT_MAX_TXN_OPS,
-  header,
-  requestCost,
-  validateTxnRequest,
-} from './apply.js';
 export { decodeKeyValue, encodeKeyValue, type KeyValue, keyValueSize } from './codec.js';
 export * from './errors.js';
 export { IntervalTree } from './interval_tree.js';

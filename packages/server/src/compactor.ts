@@ -1,4 +1,5 @@
 import { parseGoDuration } from '@etcd-ts/auth';
+import { type Clock, realClock, type Timer } from './clock.js';
 import type { AutoCompactionMode, Logger } from './config.js';
 
 /** What the compactor needs from the server. */
@@ -47,9 +48,9 @@ export function parseRetention(mode: AutoCompactionMode, retention: string): num
  * retention. Only the leader compacts (the compaction goes through raft).
  */
 export class AutoCompactor {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private readonly revs: number[] = [];
-  private lastSuccess = Date.now();
+  private lastSuccess: number;
   private lastRevCompacted = 0;
   private baseInterval: number;
 
@@ -58,26 +59,31 @@ export class AutoCompactor {
     private readonly retention: number,
     private readonly target: Compactable,
     private readonly lg: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = realClock,
   ) {
     this.baseInterval = retention;
+    this.lastSuccess = clock.now();
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   start(): void {
     if (this.retention <= 0) return;
     if (this.mode === 'revision') {
-      this.timer = setInterval(() => void this.revisionTick(), REVISION_COMPACT_INTERVAL_MS);
+      this.timer = this.clock.every(REVISION_COMPACT_INTERVAL_MS, () => void this.revisionTick());
     } else {
       const retry = Math.max(1, Math.floor(Math.min(this.retention, HOUR_MS) / 10));
       this.lastSuccess = this.now();
       this.revs.push(this.target.rev());
-      this.timer = setInterval(() => void this.periodicTick(retry), retry);
+      this.timer = this.clock.every(retry, () => void this.periodicTick(retry));
     }
     this.timer.unref();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer?.cancel();
   }
 
   private async periodicTick(retry: number): Promise<void> {

@@ -1,9 +1,14 @@
 import fs from 'node:fs';
 import { etcdserverpb, healthpb } from '@etcd-ts/api';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { authInfoFromCall, type CallIdentity } from './auth.js';
+import {
+  Server,
+  ServerCredentials,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { GRPC_OVERHEAD_BYTES, type ServerConfig } from './config.js';
 import { authService } from './grpc/auth.js';
+import { type CallerOf, callerOf } from './grpc/caller.js';
 import { clusterService } from './grpc/cluster.js';
 import { healthService } from './grpc/health.js';
 import { kvService } from './grpc/kv.js';
@@ -12,6 +17,7 @@ import { maintenanceService } from './grpc/maintenance.js';
 import { watchService } from './grpc/watch.js';
 import { idToHex } from './ids.js';
 import { EtcdServer, type ServerPlugins } from './server.js';
+import { V3Server } from './v3/index.js';
 
 /** Client TLS (etcd's --cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
 export interface ClientTLSConfig {
@@ -27,32 +33,26 @@ export interface EmbedConfig extends ServerConfig {
   clientTls?: ClientTLSConfig;
 }
 
-/** Extra gRPC services (lease, auth) the caller wires once their packages are in place. */
+/** Extra gRPC services served beside etcd's on the client URLs. */
 export interface EmbedPlugins extends ServerPlugins {
-  services?: (s: EtcdServer) => Array<{ definition: object; implementation: object }>;
+  services?: (
+    v3: V3Server,
+    callerOf: CallerOf,
+  ) => Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>;
 }
+
+/** How long calls in flight may finish when a member closes, before they are cut. */
+const SHUTDOWN_GRACE_MS = 1000;
 
 /** A running member with its client listeners (etcd's embed.Etcd). */
 export interface Etcd {
   readonly server: EtcdServer;
+  /** The member's typed v3 API (what the gRPC services call). */
+  readonly v3: V3Server;
   /** The bound client addresses (host:port), in listen order. */
   readonly clientAddresses: string[];
   /** Stops accepting, lets in-flight calls finish briefly, then stops the member. */
   close(): Promise<void>;
-}
-
-/** Read permission on every key a read-only txn touches (etcd's checkTxnAuth). */
-function checkReadOnlyTxn(
-  store: EtcdServer['authStore'],
-  ai: Awaited<ReturnType<typeof authInfoFromCall>>,
-  t: etcdserverpb.TxnRequest,
-): void {
-  for (const c of t.compare) store.isRangePermitted(ai, c.key, c.rangeEnd);
-  for (const op of [...t.success, ...t.failure]) {
-    if (op.requestRange !== undefined)
-      store.isRangePermitted(ai, op.requestRange.key, op.requestRange.rangeEnd);
-    if (op.requestTxn !== undefined) checkReadOnlyTxn(store, ai, op.requestTxn);
-  }
 }
 
 /** The grpc-js server options etcd's limits translate to. */
@@ -102,46 +102,18 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
       );
   const server = await EtcdServer.start(cfg, plugins);
   const grpc = new Server(grpcServerOptions(cfg));
+  const v3 = new V3Server(server);
   const store = server.authStore;
-  const userOf = async (call: CallIdentity) => {
-    const ai = await authInfoFromCall(store, call);
-    return ai === undefined ? undefined : { username: ai.username, authRevision: ai.revision };
-  };
-  grpc.addService(
-    etcdserverpb.KVService,
-    kvService(server, async (call, req) => {
-      const ai = await authInfoFromCall(store, call);
-      // Reads are served here, not applied: check them now (writes are checked as applied).
-      if (req.range !== undefined) store.isRangePermitted(ai, req.range.key, req.range.rangeEnd);
-      if (req.txn !== undefined) checkReadOnlyTxn(store, ai, req.txn);
-      return ai === undefined ? undefined : { username: ai.username, authRevision: ai.revision };
-    }),
-  );
-  grpc.addService(
-    etcdserverpb.WatchService,
-    watchService(server, async (call, key, rangeEnd) => {
-      const ai = await authInfoFromCall(store, call);
-      store.isRangePermitted(ai, key, rangeEnd);
-    }),
-  );
-  grpc.addService(
-    etcdserverpb.MaintenanceService,
-    maintenanceService(server, {
-      requireRoot: async (metadata) =>
-        store.isAdminPermitted(await authInfoFromCall(store, { metadata })),
-    }),
-  );
-  grpc.addService(etcdserverpb.AuthService, authService(server));
-  grpc.addService(
-    etcdserverpb.ClusterService,
-    clusterService(server, {
-      requireRoot: async (call) => store.isAdminPermitted(await authInfoFromCall(store, call)),
-    }),
-  );
+  const callers: CallerOf = (call) => callerOf(store, server.clock, call);
+  grpc.addService(etcdserverpb.KVService, kvService(v3.kv, callers));
+  grpc.addService(etcdserverpb.WatchService, watchService(v3.watch, callers));
+  grpc.addService(etcdserverpb.LeaseService, leaseService(v3.lease, callers));
+  grpc.addService(etcdserverpb.AuthService, authService(v3.auth, callers));
+  grpc.addService(etcdserverpb.ClusterService, clusterService(v3.cluster, callers));
+  grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(v3.maintenance, callers));
   grpc.addService(healthpb.HealthService, healthService(server));
-  grpc.addService(etcdserverpb.LeaseService, leaseService(server, userOf));
-  const extra = plugins.services?.(server) ?? [];
-  for (const e of extra) grpc.addService(e.definition as never, e.implementation as never);
+  for (const e of plugins.services?.(v3, callers) ?? [])
+    grpc.addService(e.definition, e.implementation);
 
   const clientAddresses: string[] = [];
   try {
@@ -176,17 +148,18 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
   let closing: Promise<void> | undefined;
   return {
     server,
+    v3,
     clientAddresses,
     close: () => {
       closing ??= (async () => {
         // Stop accepting; give calls in flight a moment, then cut the rest.
         await new Promise<void>((resolve) => {
-          const t = setTimeout(() => {
+          const t = server.clock.after(SHUTDOWN_GRACE_MS, () => {
             grpc.forceShutdown();
             resolve();
-          }, 1000);
+          });
           grpc.tryShutdown(() => {
-            clearTimeout(t);
+            t.cancel();
             resolve();
           });
         });

@@ -59,12 +59,6 @@ describe('toGrpcError', () => {
       [new auth.InvalidAuthTokenError(), rpctypes.ErrGRPCInvalidAuthToken],
       [new auth.InvalidAuthMgmtError(), rpctypes.ErrGRPCInvalidAuthMgmt],
       [new auth.AuthOldRevisionError(), rpctypes.ErrGRPCAuthOldRevision],
-      [new mvcc.EmptyKeyError(), rpctypes.ErrGRPCEmptyKey],
-      [new mvcc.KeyNotFoundError(), rpctypes.ErrGRPCKeyNotFound],
-      [new mvcc.EmptyRequestOpError(), rpctypes.ErrGRPCKeyNotFound],
-      [new mvcc.TooManyOpsError(), rpctypes.ErrGRPCTooManyOps],
-      [new mvcc.DuplicateKeyError(), rpctypes.ErrGRPCDuplicateKey],
-      [new mvcc.LeaseNotFoundError(), rpctypes.ErrGRPCLeaseNotFound],
     ];
     for (const [err, entry] of cases) expect(toGrpcError(err), err.name).toEqual(wire(entry));
     // The exact wire texts, as etcd's clients match them.

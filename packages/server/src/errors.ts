@@ -86,14 +86,6 @@ const byClass = new Map<ErrorClass, rpctypes.RpcError>([
   [auth.InvalidAuthTokenError, rpctypes.ErrGRPCInvalidAuthToken],
   [auth.InvalidAuthMgmtError, rpctypes.ErrGRPCInvalidAuthMgmt],
   [auth.AuthOldRevisionError, rpctypes.ErrGRPCAuthOldRevision],
-
-  // The request errors mvcc's applier raises while it lives there (they go with it).
-  [mvcc.EmptyKeyError, rpctypes.ErrGRPCEmptyKey],
-  [mvcc.KeyNotFoundError, rpctypes.ErrGRPCKeyNotFound],
-  [mvcc.EmptyRequestOpError, rpctypes.ErrGRPCKeyNotFound],
-  [mvcc.TooManyOpsError, rpctypes.ErrGRPCTooManyOps],
-  [mvcc.DuplicateKeyError, rpctypes.ErrGRPCDuplicateKey],
-  [mvcc.LeaseNotFoundError, rpctypes.ErrGRPCLeaseNotFound],
 ]);
 
 function grpcError(code: Status, message: string): Partial<ServiceError> {

@@ -1,13 +1,20 @@
 /**
  * @etcd-ts/server: an etcd member — bootstrap and restart from a data dir, the raft loop
- * (WAL, snapshots, apply), proposals and linearizable reads, and etcd's v3 gRPC services.
+ * (WAL, snapshots, apply), proposals and linearizable reads, the typed v3 API and etcd's
+ * v3 gRPC services on it.
  */
 
 /** Go's duration syntax (`10m0s`, `1.5h`, `300ms`), for etcd's duration flags. */
 export { parseGoDuration } from '@etcd-ts/auth';
 export { AlarmStore, alarmString } from './alarms.js';
-export type { ApplyResult, AuthApplier, LeaseApplier } from './apply.js';
-export { authApplier, authInfoFromCall, type CallIdentity, rootHeader } from './auth.js';
+export type { ApplyResult } from './apply/applier.js';
+export {
+  DEFAULT_MAX_TXN_OPS,
+  isTxnReadOnly,
+  requestCost,
+  validateTxnRequest,
+} from './apply/txn.js';
+export { type Clock, realClock, type Timer } from './clock.js';
 export {
   AutoCompactor,
   type Compactable,
@@ -25,15 +32,16 @@ export {
 } from './embed.js';
 export { Errors, EtcdServerError, toGrpcError } from './errors.js';
 export { authService } from './grpc/auth.js';
+export { AUTH_TOKEN_WAIT_MS, type CallerOf, type CallIdentity, callerOf } from './grpc/caller.js';
 export { clusterService } from './grpc/cluster.js';
 export { healthService } from './grpc/health.js';
-export { type KVAuthorizer, kvService } from './grpc/kv.js';
+export { kvService } from './grpc/kv.js';
 export { leaseService } from './grpc/lease.js';
-export { maintenanceService, SNAPSHOT_SEND_BUFFER_BYTES } from './grpc/maintenance.js';
+export { maintenanceService } from './grpc/maintenance.js';
 export { unary } from './grpc/util.js';
-export { type WatchAuthorizer, watchService } from './grpc/watch.js';
+export { watchService } from './grpc/watch.js';
 export { computeClusterId, computeMemberId, hexToId, idToHex, RequestIdGenerator } from './ids.js';
-export { leaseApplier } from './lease.js';
+export { InvariantError } from './invariant.js';
 export {
   checkUrl,
   type Member,
@@ -42,10 +50,15 @@ export {
   parseInitialCluster,
   RaftCluster,
 } from './membership.js';
+export type { Transport } from './raft_node.js';
+export type { RaftResponses } from './responses.js';
 export {
   EtcdServer,
   MAX_GAP_BETWEEN_APPLY_AND_COMMIT,
+  type Proposed,
   type ServerPlugins,
-  type Transport,
 } from './server.js';
+export { anonymous, type Caller, callerAs } from './v3/caller.js';
+export { V3Server } from './v3/index.js';
+export { SNAPSHOT_SEND_BUFFER_BYTES } from './v3/maintenance.js';
 export { Wait } from './wait.js';

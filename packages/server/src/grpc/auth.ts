@@ -1,56 +1,31 @@
 import type { etcdserverpb } from '@etcd-ts/api';
-import type { ServerUnaryCall } from '@grpc/grpc-js';
-import { authInfoFromCall } from '../auth.js';
-import type { EtcdServer } from '../server.js';
+import type { Auth } from '../v3/auth.js';
+import type { CallerOf } from './caller.js';
 import { unary } from './util.js';
 
-type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
-
-/**
- * etcd's Auth service: every call goes through raft with the caller's user and auth
- * revision in the header (the applier checks admin rights as it applies); passwords are
- * hashed with bcrypt here, before proposing, so no clear password reaches the WAL.
- */
-export function authService(s: EtcdServer): etcdserverpb.AuthServer {
-  const store = s.authStore;
-  const propose = async <Res extends { header?: etcdserverpb.ResponseHeader | undefined }>(
-    call: ServerUnaryCall<unknown, unknown>,
-    req: Partial<InternalRaftRequest>,
-  ): Promise<Res> => {
-    const ai = await authInfoFromCall(store, call);
-    const header =
-      ai === undefined ? undefined : { ID: 0n, username: ai.username, authRevision: ai.revision };
-    const resp = (await s.raftRequest({ ...req, header })) as Res;
-    return { ...resp, header: s.header() };
-  };
-  const hashIfNeeded = async <T extends { password: string; hashedPassword: string }>(
-    r: T,
-    noPassword: boolean,
-  ): Promise<T> => {
-    if (noPassword || r.password === '' || r.hashedPassword !== '') return r;
-    return { ...r, password: '', hashedPassword: await store.hashPassword(r.password) };
-  };
+/** etcd's Auth service: each call to its typed method in v3/auth.ts. */
+export function authService(auth: Auth, callerOf: CallerOf): etcdserverpb.AuthServer {
   return {
-    authEnable: unary((req, call) => propose(call, { authEnable: req })),
-    authDisable: unary((req, call) => propose(call, { authDisable: req })),
-    authStatus: unary((req, call) => propose(call, { authStatus: req })),
-    authenticate: unary((req) => s.authenticate(req.name, req.password)),
-    userAdd: unary(async (req, call) =>
-      propose(call, { authUserAdd: await hashIfNeeded(req, req.options?.noPassword === true) }),
+    authEnable: unary((req, call) => auth.request('authEnable', req, callerOf(call))),
+    authDisable: unary((req, call) => auth.request('authDisable', req, callerOf(call))),
+    authStatus: unary((req, call) => auth.request('authStatus', req, callerOf(call))),
+    authenticate: unary((req) => auth.authenticate(req)),
+    userAdd: unary((req, call) => auth.userAdd(req, callerOf(call))),
+    userGet: unary((req, call) => auth.request('authUserGet', req, callerOf(call))),
+    userList: unary((req, call) => auth.request('authUserList', req, callerOf(call))),
+    userDelete: unary((req, call) => auth.request('authUserDelete', req, callerOf(call))),
+    userChangePassword: unary((req, call) => auth.userChangePassword(req, callerOf(call))),
+    userGrantRole: unary((req, call) => auth.request('authUserGrantRole', req, callerOf(call))),
+    userRevokeRole: unary((req, call) => auth.request('authUserRevokeRole', req, callerOf(call))),
+    roleAdd: unary((req, call) => auth.request('authRoleAdd', req, callerOf(call))),
+    roleGet: unary((req, call) => auth.request('authRoleGet', req, callerOf(call))),
+    roleList: unary((req, call) => auth.request('authRoleList', req, callerOf(call))),
+    roleDelete: unary((req, call) => auth.request('authRoleDelete', req, callerOf(call))),
+    roleGrantPermission: unary((req, call) =>
+      auth.request('authRoleGrantPermission', req, callerOf(call)),
     ),
-    userGet: unary((req, call) => propose(call, { authUserGet: req })),
-    userList: unary((req, call) => propose(call, { authUserList: req })),
-    userDelete: unary((req, call) => propose(call, { authUserDelete: req })),
-    userChangePassword: unary(async (req, call) =>
-      propose(call, { authUserChangePassword: await hashIfNeeded(req, false) }),
+    roleRevokePermission: unary((req, call) =>
+      auth.request('authRoleRevokePermission', req, callerOf(call)),
     ),
-    userGrantRole: unary((req, call) => propose(call, { authUserGrantRole: req })),
-    userRevokeRole: unary((req, call) => propose(call, { authUserRevokeRole: req })),
-    roleAdd: unary((req, call) => propose(call, { authRoleAdd: req })),
-    roleGet: unary((req, call) => propose(call, { authRoleGet: req })),
-    roleList: unary((req, call) => propose(call, { authRoleList: req })),
-    roleDelete: unary((req, call) => propose(call, { authRoleDelete: req })),
-    roleGrantPermission: unary((req, call) => propose(call, { authRoleGrantPermission: req })),
-    roleRevokePermission: unary((req, call) => propose(call, { authRoleRevokePermission: req })),
   };
 }

@@ -1,6 +1,12 @@
 import type { handleUnaryCall, ServerUnaryCall, ServiceError, sendUnaryData } from '@grpc/grpc-js';
 import { toGrpcError } from '../errors.js';
 
+/** `err` as the ServiceError grpc-js sends (etcd's status code and message). */
+export function serviceError(err: unknown): ServiceError {
+  const e = toGrpcError(err);
+  return Object.assign(new Error(e.message), e) as ServiceError;
+}
+
 /** A unary handler from an async function; any error goes out as etcd's gRPC error. */
 export function unary<Req, Res>(
   fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
@@ -10,12 +16,12 @@ export function unary<Req, Res>(
     try {
       p = Promise.resolve(fn(call.request, call));
     } catch (err) {
-      callback(toGrpcError(err) as ServiceError, null);
+      callback(serviceError(err), null);
       return;
     }
     p.then(
       (res) => callback(null, res),
-      (err) => callback(toGrpcError(err) as ServiceError, null),
+      (err) => callback(serviceError(err), null),
     );
   };
 }

@@ -1,7 +1,10 @@
 import type { etcdserverpb } from '@etcd-ts/api';
 import { eventSize, fragmentEvents, type WatchStream } from '@etcd-ts/mvcc';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { EtcdServer } from '../server.js';
+import type { Timer } from '../clock.js';
+import { toGrpcError } from '../errors.js';
+import type { Watch } from '../v3/watch.js';
+import type { CallerOf } from './caller.js';
 
 type WatchRequest = etcdserverpb.WatchRequest;
 type WatchResponse = etcdserverpb.WatchResponse;
@@ -9,23 +12,16 @@ type WatchResponse = etcdserverpb.WatchResponse;
 /** Retry period of a stream-wide progress request while some watcher is catching up. */
 const PROGRESS_RETRY_MS = 100;
 
-/** Checks whether the stream's user may watch a range (throws when refused). */
-export type WatchAuthorizer = (
-  call: ServerDuplexStream<WatchRequest, WatchResponse>,
-  key: Uint8Array,
-  rangeEnd: Uint8Array,
-) => Promise<void>;
-
 /**
  * etcd's Watch service: one mvcc WatchStream per gRPC stream, many watchers on it.
  * Control responses (created, canceled) are written as the requests arrive; events flow
  * from the stream's bounded channel, fragmented for watchers that asked, and a watcher
  * whose start revision was compacted is cancelled with the compact revision.
  */
-export function watchService(s: EtcdServer, authorize?: WatchAuthorizer): etcdserverpb.WatchServer {
+export function watchService(w: Watch, callerOf: CallerOf): etcdserverpb.WatchServer {
   return {
     watch: (call: ServerDuplexStream<WatchRequest, WatchResponse>) => {
-      new ServerWatchStream(s, call, authorize).run();
+      new ServerWatchStream(w, call, callerOf).run();
     },
   };
 }
@@ -33,18 +29,18 @@ export function watchService(s: EtcdServer, authorize?: WatchAuthorizer): etcdse
 class ServerWatchStream {
   private readonly ws: WatchStream;
   private readonly progress = new Set<number>();
-  private progressTimer: NodeJS.Timeout | undefined;
-  private progressAllTimer: NodeJS.Timeout | undefined;
+  private progressTimer: Timer | undefined;
+  private progressAllTimer: Timer | undefined;
   private closed = false;
   /** Requests are handled one at a time, in order (a create may wait on auth). */
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly s: EtcdServer,
+    private readonly w: Watch,
     private readonly call: ServerDuplexStream<WatchRequest, WatchResponse>,
-    private readonly authorize: WatchAuthorizer | undefined,
+    private readonly callerOf: CallerOf,
   ) {
-    this.ws = s.kv.newWatchStream();
+    this.ws = w.newStream();
   }
 
   run(): void {
@@ -54,9 +50,9 @@ class ServerWatchStream {
     this.call.on('end', () => this.close(true));
     this.call.on('error', () => this.close());
     this.call.on('cancelled', () => this.close());
-    this.progressTimer = setInterval(() => {
+    this.progressTimer = this.w.clock.every(this.w.progressNotifyIntervalMs, () => {
       for (const id of this.progress) this.ws.requestProgress(id);
-    }, this.s.cfg.watchProgressNotifyIntervalMs);
+    });
     this.progressTimer.unref();
     void this.sendLoop();
   }
@@ -76,26 +72,25 @@ class ServerWatchStream {
   private async create(c: etcdserverpb.WatchCreateRequest): Promise<void> {
     // etcd's rules: no key means "\0"; an empty range end the single key.
     const key = c.key.length === 0 ? new Uint8Array([0]) : c.key;
-    if (this.authorize !== undefined) {
-      try {
-        await this.authorize(this.call, key, c.rangeEnd);
-      } catch (err) {
-        this.write({
-          header: this.s.header(),
-          watchId: -1,
-          created: true,
-          canceled: true,
-          compactRevision: 0,
-          cancelReason: (err as Error).message,
-          fragment: false,
-          events: [],
-        });
-        return;
-      }
+    try {
+      await this.w.checkPermitted(this.callerOf(this.call), key, c.rangeEnd);
+    } catch (err) {
+      this.write({
+        header: this.w.header(),
+        watchId: -1,
+        created: true,
+        canceled: true,
+        compactRevision: 0,
+        // The refusal's text as etcd sends it (etcdserver: permission denied...).
+        cancelReason: toGrpcError(err).details ?? '',
+        fragment: false,
+        events: [],
+      });
+      return;
     }
-    const rev = this.s.kv.rev();
+    const rev = this.w.header().revision;
     let id = -1;
-    let err: Error | undefined;
+    let reason: string | undefined;
     try {
       id = this.ws.watch({
         id: c.watchId,
@@ -108,15 +103,15 @@ class ServerWatchStream {
       });
       if (c.progressNotify) this.progress.add(id);
     } catch (e) {
-      err = e as Error;
+      reason = e instanceof Error ? e.message : String(e);
     }
     this.write({
-      header: this.s.header(rev),
+      header: this.w.header(rev),
       watchId: id,
       created: true,
-      canceled: err !== undefined,
+      canceled: reason !== undefined,
       compactRevision: 0,
-      cancelReason: err?.message ?? '',
+      cancelReason: reason ?? '',
       fragment: false,
       events: [],
     });
@@ -130,7 +125,7 @@ class ServerWatchStream {
     }
     this.progress.delete(id);
     this.write({
-      header: this.s.header(),
+      header: this.w.header(),
       watchId: id,
       created: false,
       canceled: true,
@@ -145,12 +140,12 @@ class ServerWatchStream {
   private requestProgressAll(): void {
     if (this.ws.requestProgressAll()) return;
     if (this.progressAllTimer !== undefined) return;
-    this.progressAllTimer = setInterval(() => {
+    this.progressAllTimer = this.w.clock.every(PROGRESS_RETRY_MS, () => {
       if (this.closed || this.ws.requestProgressAll()) {
-        clearInterval(this.progressAllTimer);
+        this.progressAllTimer?.cancel();
         this.progressAllTimer = undefined;
       }
-    }, PROGRESS_RETRY_MS);
+    });
   }
 
   private async sendLoop(): Promise<void> {
@@ -158,7 +153,7 @@ class ServerWatchStream {
       if (this.closed) return;
       const canceled = r.compactRevision !== 0;
       const base = {
-        header: this.s.header(r.revision),
+        header: this.w.header(r.revision),
         watchId: r.watchId,
         created: false,
         canceled,
@@ -170,7 +165,7 @@ class ServerWatchStream {
         this.write({ ...base, fragment: false, events: r.events });
         continue;
       }
-      const parts = fragmentEvents(r.events, this.s.cfg.maxRequestBytes, eventSize);
+      const parts = fragmentEvents(r.events, this.w.maxResponseBytes, eventSize);
       parts.forEach((events, i) => {
         this.write({ ...base, fragment: i < parts.length - 1, events });
       });
@@ -180,8 +175,8 @@ class ServerWatchStream {
   private close(graceful = false): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.progressTimer);
-    clearInterval(this.progressAllTimer);
+    this.progressTimer?.cancel();
+    this.progressAllTimer?.cancel();
     this.ws.close();
     if (graceful) this.call.end();
   }

@@ -1,39 +1,42 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
+import { Backend } from '@etcd-ts/backend';
+import { LeaseNotFoundError, Lessor } from '@etcd-ts/lease';
+import { CompactedError, FutureRevError, KVStore } from '@etcd-ts/mvcc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { b, FakeLessor, s, TestDir } from '../test/util.js';
-import {
-  applyDeleteRange,
-  applyPut,
-  applyRange,
-  applyTxn,
-  requestCost,
-  validateTxnRequest,
-} from './apply.js';
-import {
-  CompactedError,
-  DuplicateKeyError,
-  EmptyKeyError,
-  FutureRevError,
-  KeyNotFoundError,
-  LeaseNotFoundError,
-  TooManyOpsError,
-} from './errors.js';
-import { KVStore } from './kvstore.js';
+import { applyDeleteRange, applyPut, applyRange, applyTxn } from './kv.js';
+import { isTxnReadOnly, requestCost, validateTxnRequest } from './txn.js';
 
 const pb = etcdserverpb;
 const { Compare_CompareResult: R, Compare_CompareTarget: T } = pb;
+const b = (x: string): Buffer => Buffer.from(x);
+const s = (u: Uint8Array): string => Buffer.from(u).toString();
 
-let t: TestDir;
-let lessor: FakeLessor;
+let dir: string;
+let backend: Backend;
+let lessor: Lessor;
 let st: KVStore;
 beforeEach(() => {
-  t = new TestDir();
-  lessor = new FakeLessor();
-  st = new KVStore(t.backend(), { lessor });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'server-apply-'));
+  backend = Backend.open({ path: path.join(dir, 'db'), batchInterval: 0, noSync: true });
+  lessor = new Lessor({ backend });
+  st = new KVStore(backend, { lessor });
+  lessor.setRangeDeleter(() => st.write());
 });
 afterEach(async () => {
-  await t.cleanup();
+  lessor.stop();
+  await st.close();
+  await backend.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** A txn as the server runs it: validated as the gRPC layer does, then applied. */
+const runTxn = (t: etcdserverpb.TxnRequest, maxTxnOps?: number) => {
+  validateTxnRequest(t, maxTxnOps);
+  return applyTxn(st, t, isTxnReadOnly(t));
+};
 
 const put = (key: string, value: string, extra: Partial<etcdserverpb.PutRequest> = {}) =>
   pb.PutRequest.fromPartial({ key: b(key), value: b(value), ...extra });
@@ -78,7 +81,7 @@ describe('Range', () => {
 
 describe('Put and DeleteRange', () => {
   it('returns prev_kv, honours ignore_value and ignore_lease, and checks leases', () => {
-    lessor.grant(9n);
+    lessor.grant(9n, 60);
     expect(applyPut(st, put('k', 'v1', { lease: 9n })).prevKv).toBeUndefined();
     const r = applyPut(st, put('k', 'v2', { prevKv: true }));
     expect(s(r.prevKv!.value)).toBe('v1');
@@ -87,11 +90,10 @@ describe('Put and DeleteRange', () => {
     expect(s(st.range(b('k')).kvs[0]!.value)).toBe('v2');
     applyPut(st, put('k', 'v3', { ignoreLease: true }));
     expect(st.range(b('k')).kvs[0]!.lease).toBe(9n);
-    expect(() => applyPut(st, put('nokey', '', { ignoreValue: true }))).toThrow(KeyNotFoundError);
-    expect(() => applyPut(st, put('x', 'v', { lease: 10n }))).toThrow(LeaseNotFoundError);
-    expect(() => applyPut(st, put('x', 'v', { lease: 10n }))).toThrow(
-      'etcdserver: requested lease not found',
+    expect(() => applyPut(st, put('nokey', '', { ignoreValue: true }))).toThrow(
+      'etcdserver: key not found',
     );
+    expect(() => applyPut(st, put('x', 'v', { lease: 10n }))).toThrow(LeaseNotFoundError);
   });
 
   it('deletes ranges with prev_kvs and reports the count', () => {
@@ -110,11 +112,11 @@ describe('Put and DeleteRange', () => {
 
 describe('Txn', () => {
   it('compares version, create, mod, value and lease with every result, also over ranges', () => {
-    lessor.grant(5n);
+    lessor.grant(5n, 60);
     applyPut(st, put('a', 'x')); // 2
     applyPut(st, put('a', 'y', { lease: 5n })); // 3
     applyPut(st, put('b', 'z')); // 4
-    const ok = (...compare: etcdserverpb.Compare[]) => applyTxn(st, txn({ compare })).succeeded;
+    const ok = (...compare: etcdserverpb.Compare[]) => runTxn(txn({ compare })).succeeded;
     expect(ok(cmp('a', T.VERSION, R.EQUAL, { version: 2n }))).toBe(true);
     expect(ok(cmp('a', T.VERSION, R.GREATER, { version: 2n }))).toBe(false);
     expect(ok(cmp('a', T.CREATE, R.EQUAL, { createRevision: 2n }))).toBe(true);
@@ -135,8 +137,7 @@ describe('Txn', () => {
 
   it('runs the branch taken in one revision, nested txns included, with responses in order', () => {
     applyPut(st, put('k', 'v')); // 2
-    const r = applyTxn(
-      st,
+    const r = runTxn(
       txn({
         compare: [cmp('k', T.VALUE, R.EQUAL, { value: b('v') })],
         success: [
@@ -174,15 +175,15 @@ describe('Txn', () => {
       ['b', 3],
     ]);
     // A read-only txn keeps the revision.
-    const ro = applyTxn(st, txn({ success: [{ requestRange: rng('a') }] }));
+    const ro = runTxn(txn({ success: [{ requestRange: rng('a') }] }));
     expect(ro.header!.revision).toBe(3);
     expect(st.rev()).toBe(3);
   });
 
   it('refuses duplicate keys, too many ops, empty keys, bad leases and bad revisions without writing', async () => {
     const dup = txn({ success: [{ requestPut: put('a', '1') }, { requestPut: put('a', '2') }] });
-    expect(() => applyTxn(st, dup)).toThrow(DuplicateKeyError);
-    expect(() => applyTxn(st, dup)).toThrow('etcdserver: duplicate key given in txn request');
+    expect(() => runTxn(dup)).toThrow('etcdserver: duplicate key given in txn request');
+    expect(() => runTxn(dup)).toThrow('etcdserver: duplicate key given in txn request');
     const putAndDelete = txn({
       success: [
         { requestPut: put('ab', '1') },
@@ -191,14 +192,18 @@ describe('Txn', () => {
         },
       ],
     });
-    expect(() => validateTxnRequest(putAndDelete)).toThrow(DuplicateKeyError);
+    expect(() => validateTxnRequest(putAndDelete)).toThrow(
+      'etcdserver: duplicate key given in txn request',
+    );
     const nestedDup = txn({
       success: [
         { requestPut: put('a', '1') },
         { requestTxn: txn({ success: [{ requestPut: put('a', '2') }] }) },
       ],
     });
-    expect(() => validateTxnRequest(nestedDup)).toThrow(DuplicateKeyError);
+    expect(() => validateTxnRequest(nestedDup)).toThrow(
+      'etcdserver: duplicate key given in txn request',
+    );
     // The same key in the two branches of a nested txn is fine.
     validateTxnRequest(
       txn({
@@ -215,24 +220,22 @@ describe('Txn', () => {
     const many = txn({
       success: Array.from({ length: 129 }, (_, i) => ({ requestPut: put(`k${i}`, 'v') })),
     });
-    expect(() => applyTxn(st, many)).toThrow(TooManyOpsError);
-    expect(() => applyTxn(st, many)).toThrow('etcdserver: too many operations in txn request');
-    expect(() => applyTxn(st, many, { maxTxnOps: 200 })).not.toThrow();
-    expect(() => applyTxn(st, txn({ success: [{ requestPut: put('', 'v') }] }))).toThrow(
-      EmptyKeyError,
+    expect(() => runTxn(many)).toThrow('etcdserver: too many operations in txn request');
+    expect(() => runTxn(many)).toThrow('etcdserver: too many operations in txn request');
+    expect(() => runTxn(many, 200)).not.toThrow();
+    expect(() => runTxn(txn({ success: [{ requestPut: put('', 'v') }] }))).toThrow(
+      'etcdserver: key is not provided',
     );
     const rev = st.rev();
     expect(() =>
-      applyTxn(
-        st,
+      runTxn(
         txn({
           success: [{ requestPut: put('z', '1') }, { requestPut: put('y', 'v', { lease: 77n }) }],
         }),
       ),
     ).toThrow(LeaseNotFoundError);
     expect(() =>
-      applyTxn(
-        st,
+      runTxn(
         txn({
           success: [{ requestPut: put('z', '1') }, { requestRange: rng('a', { revision: 999 }) }],
         }),
@@ -241,8 +244,7 @@ describe('Txn', () => {
     applyPut(st, put('w', '1'));
     await st.compact(st.rev());
     expect(() =>
-      applyTxn(
-        st,
+      runTxn(
         txn({
           success: [{ requestPut: put('z', '1') }, { requestRange: rng('a', { revision: 2 }) }],
         }),
@@ -261,5 +263,55 @@ describe('requestCost', () => {
       failure: [{ requestPut: put('b', '22') }, { requestPut: put('c', '333') }],
     });
     expect(requestCost({ txn: t2 })).toBe(256 + 1 + 2 + 256 + 1 + 3);
+    // A nested txn's puts count in the branch that holds it.
+    const nested = txn({
+      success: [{ requestTxn: txn({ failure: [{ requestPut: put('n', '4444') }] }) }],
+      failure: [{ requestPut: put('b', '22') }],
+    });
+    expect(requestCost({ txn: nested })).toBe(256 + 1 + 4);
+    // Deleting costs nothing: a NOSPACE alarm must not refuse it (Kubernetes deletes by txn).
+    const del = txn({
+      success: [{ requestDeleteRange: pb.DeleteRangeRequest.fromPartial({ key: b('a') }) }],
+    });
+    expect(requestCost({ txn: del })).toBe(0);
+    expect(requestCost({ leaseGrant: pb.LeaseGrantRequest.fromPartial({ ID: 1n, TTL: 5 }) })).toBe(
+      64,
+    );
+  });
+});
+
+describe('txn request checks', () => {
+  it('refuses a put inside a txn that sets a value or lease it says to ignore', () => {
+    const withValue = txn({ success: [{ requestPut: put('k', 'v', { ignoreValue: true }) }] });
+    expect(() => validateTxnRequest(withValue)).toThrow('etcdserver: value is provided');
+    const withLease = txn({
+      failure: [
+        {
+          requestTxn: txn({
+            success: [{ requestPut: put('k', '', { ignoreLease: true, lease: 3n }) }],
+          }),
+        },
+      ],
+    });
+    expect(() => validateTxnRequest(withLease)).toThrow('etcdserver: lease is provided');
+    expect(() => validateTxnRequest(txn({ success: [{}] }))).toThrow('etcdserver: key not found');
+  });
+
+  it('tells read-only txns by every op of both branches, nested ones included', () => {
+    const ro = txn({
+      success: [{ requestRange: rng('a') }],
+      failure: [{ requestTxn: txn({ success: [{ requestRange: rng('b') }] }) }],
+    });
+    expect(isTxnReadOnly(ro)).toBe(true);
+    const deep = txn({
+      failure: [
+        {
+          requestTxn: txn({
+            success: [{ requestTxn: txn({ failure: [{ requestPut: put('deep', '1') }] }) }],
+          }),
+        },
+      ],
+    });
+    expect(isTxnReadOnly(deep)).toBe(false);
   });
 });

@@ -1,0 +1,122 @@
+import type { etcdserverpb } from '@etcd-ts/api';
+import { type AuthInfo, type AuthStore, ROOT_USER } from '@etcd-ts/auth';
+import type { Lessor } from '@etcd-ts/lease';
+
+type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
+
+/** The user a request was proposed for, from its header; undefined when none. */
+export function authInfoOf(r: Pick<InternalRaftRequest, 'header'>): AuthInfo | undefined {
+  const h = r.header;
+  if (h === undefined || h.username === '') return undefined;
+  return { username: h.username, revision: h.authRevision };
+}
+
+/** The header a request the server makes on its own behalf carries (etcd's WithRoot). */
+export function rootHeader(store: AuthStore): { username: string; authRevision: number } {
+  return { username: ROOT_USER, authRevision: store.revision };
+}
+
+/** Auth requests that only root may run (etcd's authApplierV3 + isAdminPermitted). */
+const ADMIN_ONLY = [
+  'authEnable',
+  'authDisable',
+  'authStatus',
+  'authUserAdd',
+  'authUserDelete',
+  'authUserChangePassword',
+  'authUserGrantRole',
+  'authUserRevokeRole',
+  'authUserList',
+  'authRoleAdd',
+  'authRoleDelete',
+  'authRoleGrantPermission',
+  'authRoleRevokePermission',
+  'authRoleList',
+] as const satisfies ReadonlyArray<keyof InternalRaftRequest>;
+
+/**
+ * Whether the request's user may run it (etcd's authApplierV3), checked as the entry is
+ * applied with the user and auth revision the proposing member put in its header, so a
+ * permission revoked meanwhile counts. Throws the auth store's refusal.
+ */
+export function checkApplyPermission(
+  store: AuthStore,
+  lessor: Lessor,
+  r: InternalRaftRequest,
+): void {
+  if (!store.isAuthEnabled()) return;
+  const ai = authInfoOf(r);
+  if (r.put !== undefined) {
+    store.isPutPermitted(ai, r.put.key);
+    if (r.put.prevKv) store.isRangePermitted(ai, r.put.key);
+  } else if (r.deleteRange !== undefined) {
+    store.isDeleteRangePermitted(ai, r.deleteRange.key, r.deleteRange.rangeEnd);
+    if (r.deleteRange.prevKv) store.isRangePermitted(ai, r.deleteRange.key, r.deleteRange.rangeEnd);
+  } else if (r.txn !== undefined) {
+    store.isTxnPermitted(ai, r.txn);
+  } else if (r.range !== undefined) {
+    store.isRangePermitted(ai, r.range.key, r.range.rangeEnd);
+  } else if (r.leaseRevoke !== undefined) {
+    // Revoking deletes the lease's keys: the user must be allowed to write each.
+    store.isLeaseKeysPermitted(ai, lessor.lookup(r.leaseRevoke.ID)?.keys() ?? []);
+  } else if (r.authUserGet !== undefined) {
+    store.isUserGetPermitted(ai, r.authUserGet.name);
+  } else if (r.authRoleGet !== undefined) {
+    store.isRoleGetPermitted(ai, r.authRoleGet.role);
+  } else if (ADMIN_ONLY.some((k) => r[k] !== undefined)) {
+    store.isAdminPermitted(ai);
+  }
+}
+
+/** The auth requests of InternalRaftRequest, applied to the auth store at raft `index`. */
+export type AuthResponse =
+  | etcdserverpb.AuthEnableResponse
+  | etcdserverpb.AuthDisableResponse
+  | etcdserverpb.AuthStatusResponse
+  | Promise<etcdserverpb.AuthenticateResponse>
+  | etcdserverpb.AuthUserAddResponse
+  | etcdserverpb.AuthUserDeleteResponse
+  | etcdserverpb.AuthUserChangePasswordResponse
+  | etcdserverpb.AuthUserGrantRoleResponse
+  | etcdserverpb.AuthUserRevokeRoleResponse
+  | etcdserverpb.AuthUserGetResponse
+  | etcdserverpb.AuthUserListResponse
+  | etcdserverpb.AuthRoleAddResponse
+  | etcdserverpb.AuthRoleDeleteResponse
+  | etcdserverpb.AuthRoleGetResponse
+  | etcdserverpb.AuthRoleListResponse
+  | etcdserverpb.AuthRoleGrantPermissionResponse
+  | etcdserverpb.AuthRoleRevokePermissionResponse;
+
+/**
+ * Applies the one auth field of `r` that is set (etcd's applierV3backend Auth*); undefined
+ * when `r` is not an auth request. Authenticate's token is issued asynchronously (JWT
+ * signing), so its response is a promise.
+ */
+export function applyAuth(
+  store: AuthStore,
+  r: InternalRaftRequest,
+  index: number,
+): AuthResponse | undefined {
+  if (r.authEnable !== undefined) return store.authEnable();
+  if (r.authDisable !== undefined) return store.authDisable();
+  if (r.authStatus !== undefined) return store.authStatus();
+  if (r.authenticate !== undefined) return store.applyAuthenticate(r.authenticate, index);
+  if (r.authUserAdd !== undefined) return store.userAdd(r.authUserAdd);
+  if (r.authUserDelete !== undefined) return store.userDelete(r.authUserDelete);
+  if (r.authUserChangePassword !== undefined)
+    return store.userChangePassword(r.authUserChangePassword);
+  if (r.authUserGrantRole !== undefined) return store.userGrantRole(r.authUserGrantRole);
+  if (r.authUserRevokeRole !== undefined) return store.userRevokeRole(r.authUserRevokeRole);
+  if (r.authUserGet !== undefined) return store.userGet(r.authUserGet);
+  if (r.authUserList !== undefined) return store.userList(r.authUserList);
+  if (r.authRoleAdd !== undefined) return store.roleAdd(r.authRoleAdd);
+  if (r.authRoleDelete !== undefined) return store.roleDelete(r.authRoleDelete);
+  if (r.authRoleGet !== undefined) return store.roleGet(r.authRoleGet);
+  if (r.authRoleList !== undefined) return store.roleList(r.authRoleList);
+  if (r.authRoleGrantPermission !== undefined)
+    return store.roleGrantPermission(r.authRoleGrantPermission);
+  if (r.authRoleRevokePermission !== undefined)
+    return store.roleRevokePermission(r.authRoleRevokePermission);
+  return undefined;
+}

@@ -1,0 +1,77 @@
+import type { etcdserverpb } from '@etcd-ts/api';
+import type { RaftResponses } from '../responses.js';
+import type { EtcdServer } from '../server.js';
+import { anonymous, type Caller } from './caller.js';
+
+type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
+type AuthKind = Exclude<
+  Extract<keyof RaftResponses, `auth${string}`>,
+  'authenticate' | 'authUserAdd' | 'authUserChangePassword'
+>;
+
+/**
+ * etcd's Authenticator (v3_server.go Auth*): every call goes through raft with the
+ * caller's user and auth revision (the applier checks its rights as it applies).
+ * Passwords are checked or hashed with bcrypt here, before proposing, so no clear
+ * password reaches the WAL.
+ */
+export class Auth {
+  constructor(private readonly s: EtcdServer) {}
+
+  /** Any auth request without a password in it (enable, disable, status, user and role ops). */
+  async request<K extends AuthKind>(
+    kind: K,
+    req: InternalRaftRequest[K],
+    caller: Caller = anonymous,
+  ): Promise<RaftResponses[K]> {
+    return this.s.filled(await this.s.raftRequest(kind, req, await caller.authInfo()));
+  }
+
+  async userAdd(
+    req: etcdserverpb.AuthUserAddRequest,
+    caller: Caller = anonymous,
+  ): Promise<etcdserverpb.AuthUserAddResponse> {
+    const ai = await caller.authInfo();
+    const r = req.options?.noPassword === true ? req : await this.hashed(req);
+    return this.s.filled(await this.s.raftRequest('authUserAdd', r, ai));
+  }
+
+  async userChangePassword(
+    req: etcdserverpb.AuthUserChangePasswordRequest,
+    caller: Caller = anonymous,
+  ): Promise<etcdserverpb.AuthUserChangePasswordResponse> {
+    const ai = await caller.authInfo();
+    const r = await this.hashed(req);
+    return this.s.filled(await this.s.raftRequest('authUserChangePassword', r, ai));
+  }
+
+  /** The request with its clear password replaced by its bcrypt hash. */
+  private async hashed<T extends { password: string; hashedPassword: string }>(r: T): Promise<T> {
+    if (r.password === '' || r.hashedPassword !== '') return r;
+    return { ...r, password: '', hashedPassword: await this.s.authStore.hashPassword(r.password) };
+  }
+
+  /**
+   * Authenticate (etcd's EtcdServer.Authenticate): the password is checked here, so it
+   * never reaches the WAL; the token is issued when the entry applies. A password checked
+   * against an auth revision that moved meanwhile is checked again.
+   */
+  async authenticate(
+    req: etcdserverpb.AuthenticateRequest,
+  ): Promise<etcdserverpb.AuthenticateResponse> {
+    const store = this.s.authStore;
+    for (;;) {
+      const checked = await store.checkPassword(req.name, req.password);
+      const simpleToken = store.genTokenPrefix();
+      const resp = await this.s.raftRequest('authenticate', {
+        name: req.name,
+        password: '',
+        simpleToken,
+      });
+      if (checked === store.revision) {
+        this.s.lg.debug({ 'user-name': req.name }, 'authenticated a user');
+        return this.s.filled(resp);
+      }
+    }
+  }
+}
