@@ -26,7 +26,6 @@ export {
   BCRYPT_MIN_COST,
   hashPassword,
   MAX_AUTHENTICATE_ATTEMPTS,
-  MAX_TXN_NESTING,
   ROOT_ROLE,
   ROOT_USER,
 } from './store.js';

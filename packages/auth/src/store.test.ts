@@ -29,7 +29,6 @@ import {
   BCRYPT_DEFAULT_COST,
   hashPassword,
   MAX_AUTHENTICATE_ATTEMPTS,
-  MAX_TXN_NESTING,
 } from './store.js';
 import { TempBackend } from './test_helpers.test.js';
 import { SimpleTokenProvider } from './tokens.js';
@@ -418,70 +417,6 @@ describe('permission checks', () => {
     s.isPutPermitted(u, Buffer.from([0xff, 0xff]));
   });
 
-  it('checks a txn: compares, both branches, prev_kv reads, nested txns', async () => {
-    const s = await setup();
-    grant(s, 'r', WRITE, 'awo/', 'awo0'); // write-only
-    const u = { username: 'u', revision: s.revision };
-    const range = (key: string, rangeEnd = '') => ({
-      requestRange: {
-        key: b(key),
-        rangeEnd: b(rangeEnd),
-        limit: 0,
-        revision: 0,
-        sortOrder: 0,
-        sortTarget: 0,
-        serializable: false,
-        keysOnly: false,
-        countOnly: false,
-        minModRevision: 0,
-        maxModRevision: 0,
-        minCreateRevision: 0,
-        maxCreateRevision: 0,
-      },
-    });
-    const put = (key: string, prevKv = false) => ({
-      requestPut: {
-        key: b(key),
-        value: b('v'),
-        lease: 0n,
-        prevKv,
-        ignoreValue: false,
-        ignoreLease: false,
-      },
-    });
-    const del = (key: string, rangeEnd = '', prevKv = false) => ({
-      requestDeleteRange: { key: b(key), rangeEnd: b(rangeEnd), prevKv },
-    });
-    const cmp = (key: string, rangeEnd = '') => ({
-      result: 0,
-      target: 0,
-      key: b(key),
-      version: 0n,
-      rangeEnd: b(rangeEnd),
-    });
-    const txn = (c: ReturnType<typeof cmp>[], success: object[], failure: object[] = []) =>
-      ({ compare: c, success, failure }) as unknown as Parameters<AuthStore['isTxnPermitted']>[1];
-    s.isTxnPermitted(
-      u,
-      txn([cmp('foo/a')], [put('foo/w/1'), range('foo/', 'foo0')], [del('single')]),
-    );
-    expect(() => s.isTxnPermitted(u, txn([cmp('nope')], []))).toThrow(PermissionDeniedError);
-    expect(() => s.isTxnPermitted(u, txn([], [], [put('foo/a')]))).toThrow(PermissionDeniedError);
-    // prev_kv needs READ as well as WRITE.
-    s.isTxnPermitted(u, txn([], [put('awo/1'), del('awo/', 'awo0')]));
-    expect(() => s.isTxnPermitted(u, txn([], [put('awo/1', true)]))).toThrow(PermissionDeniedError);
-    expect(() => s.isTxnPermitted(u, txn([], [del('awo/', 'awo0', true)]))).toThrow(
-      PermissionDeniedError,
-    );
-    s.isTxnPermitted(u, txn([], [put('single', true), del('single', '', true)]));
-    const nested = txn([], [{ requestTxn: txn([], [put('foo/a')]) }]);
-    expect(() => s.isTxnPermitted(u, nested)).toThrow(PermissionDeniedError);
-    s.isTxnPermitted(u, txn([], [{ requestTxn: txn([cmp('single')], [put('single')]) }]));
-    s.isTxnPermitted({ username: 'root', revision: s.revision }, nested);
-    s.authDisable();
-    s.isTxnPermitted(undefined, nested);
-  });
-
   it('a user may read its own user record and the roles it holds; root reads all', async () => {
     const s = await setup();
     const u = { username: 'u', revision: s.revision };
@@ -492,22 +427,6 @@ describe('permission checks', () => {
     const root = { username: 'root', revision: s.revision };
     s.isUserGetPermitted(root, 'u');
     s.isRoleGetPermitted(root, 'r');
-  });
-
-  it('refuses txns nested deeper than MAX_TXN_NESTING, even for root', async () => {
-    const s = await setup();
-    const root = { username: 'root', revision: s.revision };
-    const nest = (depth: number): Parameters<AuthStore['isTxnPermitted']>[1] => {
-      let t = { compare: [], success: [], failure: [] } as unknown as Parameters<
-        AuthStore['isTxnPermitted']
-      >[1];
-      for (let i = 0; i < depth; i++) {
-        t = { compare: [], success: [{ requestTxn: t }], failure: [] } as unknown as typeof t;
-      }
-      return t;
-    };
-    s.isTxnPermitted(root, nest(MAX_TXN_NESTING));
-    expect(() => s.isTxnPermitted(root, nest(MAX_TXN_NESTING + 1))).toThrow(PermissionDeniedError);
   });
 
   it('revoking a lease needs WRITE on each of its keys, unless root', async () => {

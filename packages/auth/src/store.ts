@@ -80,8 +80,6 @@ interface CachedPermissions {
 const EMPTY_HEADER = undefined;
 /** `authenticate` re-checks a password at most this many times while auth keeps changing. */
 export const MAX_AUTHENTICATE_ATTEMPTS = 16;
-/** Nested txns deeper than this are refused outright by the permission check. */
-export const MAX_TXN_NESTING = 64;
 
 /** Hashes `password` with bcrypt and returns it as etcd's servers put it in requests: base64. */
 export async function hashPassword(password: string, cost = BCRYPT_DEFAULT_COST): Promise<string> {
@@ -559,44 +557,6 @@ export class AuthStore {
     rangeEnd?: Uint8Array,
   ): void {
     this.isOpPermitted(authInfo, key, rangeEnd, true);
-  }
-
-  /**
-   * A Txn (etcd's checkTxnAuth): READ on every compared range, and each operation of both
-   * branches as if sent alone — Range: READ; Put: WRITE (and READ with prev_kv); DeleteRange:
-   * WRITE (and READ with prev_kv). Nested txns are checked the same way, all the way down
-   * (etcd 3.5 does not look inside them; refusing what a user could not do alone is the
-   * safe side). Throws the first refusal.
-   */
-  isTxnPermitted(authInfo: AuthInfo | undefined, txn: etcdserverpb.TxnRequest): void {
-    if (!this.enabled) return;
-    this.checkTxn(authInfo, txn, 0);
-  }
-
-  private checkTxn(
-    authInfo: AuthInfo | undefined,
-    txn: etcdserverpb.TxnRequest,
-    depth: number,
-  ): void {
-    // Bounded: the server limits nesting through its request size; this guards the stack.
-    if (depth > MAX_TXN_NESTING) throw new PermissionDeniedError();
-    for (const c of txn.compare) this.isRangePermitted(authInfo, c.key, c.rangeEnd);
-    for (const ops of [txn.success, txn.failure]) {
-      for (const op of ops) {
-        if (op.requestRange !== undefined) {
-          this.isRangePermitted(authInfo, op.requestRange.key, op.requestRange.rangeEnd);
-        } else if (op.requestPut !== undefined) {
-          this.isPutPermitted(authInfo, op.requestPut.key);
-          if (op.requestPut.prevKv) this.isRangePermitted(authInfo, op.requestPut.key);
-        } else if (op.requestDeleteRange !== undefined) {
-          const d = op.requestDeleteRange;
-          if (d.prevKv) this.isRangePermitted(authInfo, d.key, d.rangeEnd);
-          this.isDeleteRangePermitted(authInfo, d.key, d.rangeEnd);
-        } else if (op.requestTxn !== undefined) {
-          this.checkTxn(authInfo, op.requestTxn, depth + 1);
-        }
-      }
-    }
   }
 
   /**

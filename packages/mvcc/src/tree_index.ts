@@ -1,11 +1,13 @@
-import sortedBtree from 'sorted-btree';
+import { createRequire } from 'node:module';
+import type sortedBtree from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { KeyIndex, type KeyIndexGet } from './key_index.js';
 import { KeyTable, sortOrdinals } from './key_table.js';
 import { revSetKey } from './revision.js';
 
-// sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands us
-// the exports object, bundlers (vitest) the class itself.
+// sorted-btree is CommonJS with its class on `exports.default`: Node's ESM loader hands an
+// import the exports object and bundlers (vitest) the class itself, so it is required,
+// which gives the exports object everywhere.
 type BTreeClass = typeof sortedBtree.default;
 /**
  * New keys wait at most this many inserts before joining the tree, in one sorted batch:
@@ -23,9 +25,7 @@ const NODE_SIZE = 64;
  */
 const SHRINK_MIN_ORDINALS = 65536;
 
-const BTree: BTreeClass =
-  (sortedBtree as unknown as { default?: BTreeClass }).default ??
-  (sortedBtree as unknown as BTreeClass);
+const BTree: BTreeClass = createRequire(import.meta.url)('sorted-btree').default;
 
 /** Byte order on binary strings (one char per byte): plain string comparison. */
 export function compareBinary(a: string, b: string): number {

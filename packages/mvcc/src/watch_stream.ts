@@ -77,7 +77,8 @@ export class WatchStream implements WatchSink {
   private readonly watchers = new Map<number, Watcher>();
   private nextId = 0;
   private readonly capacity: number;
-  private queue: WatchResponse[] = [];
+  /** Buffered responses from `head` on; those before it were taken (and let go). */
+  private queue: Array<WatchResponse | undefined> = [];
   private head = 0;
   private waiters: Array<(r: WatchResponse | undefined) => void> = [];
   private closed = false;
@@ -174,9 +175,9 @@ export class WatchStream implements WatchSink {
 
   /** The next response without waiting, or undefined when none is buffered. */
   tryRecv(): WatchResponse | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const resp = this.queue[this.head]!;
-    this.queue[this.head] = undefined as unknown as WatchResponse;
+    const resp = this.queue[this.head];
+    if (resp === undefined) return undefined;
+    this.queue[this.head] = undefined;
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);

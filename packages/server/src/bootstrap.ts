@@ -154,11 +154,19 @@ export async function bootstrap(cfg: ServerConfig, clock: Clock): Promise<Bootst
     logger: raftLoggerFrom(lg),
   };
   const base = { ...stores, snapshotter, storage, electionTick };
-  if (await walExists(walDir)) {
-    const restarted = await restartFromWal(cfg, walDir, base, raftCfg);
-    if (restarted !== undefined) return restarted;
+  try {
+    if (await walExists(walDir)) {
+      const restarted = await restartFromWal(cfg, walDir, base, raftCfg);
+      if (restarted !== undefined) return restarted;
+    }
+    return await startNewMember(cfg, walDir, base, raftCfg);
+  } catch (err) {
+    // A member that cannot start lets go of its files (the caller may exit or retry).
+    stores.lessor.stop();
+    await stores.kv.close();
+    await stores.backend.close();
+    throw err;
   }
-  return startNewMember(cfg, walDir, base, raftCfg);
 }
 
 type Base = Omit<
@@ -205,10 +213,13 @@ async function restartFromWal(
   // The backend can never have applied what the WAL does not hold: that data would have
   // no log behind it (etcd refuses to start on such a data dir).
   const lastIndex = entries.at(-1)?.index ?? marker.index;
-  invariant(
-    ci <= Math.max(lastIndex, marker.index),
-    () => `backend consistent index ${ci} is ahead of the WAL's last index ${lastIndex}`,
-  );
+  if (ci > lastIndex) {
+    await wal.close();
+    invariant(
+      false,
+      () => `backend consistent index ${ci} is ahead of the WAL's last index ${lastIndex}`,
+    );
+  }
   const md = etcdserverpb.Metadata.decode(metadata);
   const memberId = md.NodeID ?? 0n;
   cluster.clusterId = md.ClusterID ?? 0n;

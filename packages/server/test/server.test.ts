@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
+import { Backend } from '@etcd-ts/backend';
 import { BoltReader } from '@etcd-ts/bbolt';
+import { KVStore } from '@etcd-ts/mvcc';
 import { WAL } from '@etcd-ts/wal';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -225,6 +227,25 @@ describe('restart', () => {
       expect(after.kvs.map((kv) => kv.modRevision)).toEqual(before.kvs.map((kv) => kv.modRevision));
     } finally {
       await m.close();
+      removeDir(dir);
+    }
+  });
+  it('refuses to start on a backend ahead of its WAL (an invariant, as etcd)', async () => {
+    const m = await startMember();
+    const dir = m.dir;
+    try {
+      await call(m.kv.put, m.kv, P.PutRequest.fromPartial({ key: b('k'), value: b('v') }));
+      await m.close();
+      // The backend claims entries the WAL never held: data without a log behind it.
+      const be = Backend.open({ path: join(dir, 'member', 'snap', 'db'), noSync: true });
+      const st = new KVStore(be);
+      st.setConsistentIndex(1_000_000, 1);
+      await st.close();
+      await be.close();
+      await expect(startMember({}, dir)).rejects.toThrow(
+        /backend consistent index 1000000 is ahead of the WAL's last index/,
+      );
+    } finally {
       removeDir(dir);
     }
   });

@@ -1,6 +1,7 @@
 import type { etcdserverpb } from '@etcd-ts/api';
 import { type AuthInfo, type AuthStore, ROOT_USER } from '@etcd-ts/auth';
 import type { Lessor } from '@etcd-ts/lease';
+import { txnCompares, txnOps } from './txn.js';
 
 type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
 
@@ -34,6 +35,48 @@ const ADMIN_ONLY = [
   'authRoleList',
 ] as const satisfies ReadonlyArray<keyof InternalRaftRequest>;
 
+/** Range: READ on the range. */
+function checkRange(store: AuthStore, ai: AuthInfo | undefined, r: etcdserverpb.RangeRequest) {
+  store.isRangePermitted(ai, r.key, r.rangeEnd);
+}
+
+/** Put: WRITE on the key, and READ too when it returns the previous key-value. */
+function checkPut(store: AuthStore, ai: AuthInfo | undefined, p: etcdserverpb.PutRequest) {
+  store.isPutPermitted(ai, p.key);
+  if (p.prevKv) store.isRangePermitted(ai, p.key);
+}
+
+/** DeleteRange: WRITE on the range, and READ too when it returns what it deleted. */
+function checkDelete(
+  store: AuthStore,
+  ai: AuthInfo | undefined,
+  d: etcdserverpb.DeleteRangeRequest,
+) {
+  if (d.prevKv) store.isRangePermitted(ai, d.key, d.rangeEnd);
+  store.isDeleteRangePermitted(ai, d.key, d.rangeEnd);
+}
+
+/**
+ * A Txn (etcd's checkTxnAuth): READ on every compared range, and every operation of both
+ * branches as if sent alone. Nested txns are checked the same way, all the way down (etcd
+ * 3.5 does not look inside them; refusing what a user could not do alone is the safe
+ * side); their depth is bounded by --max-txn-ops, checked before a txn is proposed.
+ * Throws the first refusal.
+ */
+export function checkTxnPermission(
+  store: AuthStore,
+  ai: AuthInfo | undefined,
+  t: etcdserverpb.TxnRequest,
+): void {
+  if (!store.isAuthEnabled()) return;
+  for (const c of txnCompares(t)) store.isRangePermitted(ai, c.key, c.rangeEnd);
+  for (const op of txnOps(t)) {
+    if (op.requestRange !== undefined) checkRange(store, ai, op.requestRange);
+    else if (op.requestPut !== undefined) checkPut(store, ai, op.requestPut);
+    else if (op.requestDeleteRange !== undefined) checkDelete(store, ai, op.requestDeleteRange);
+  }
+}
+
 /**
  * Whether the request's user may run it (etcd's authApplierV3), checked as the entry is
  * applied with the user and auth revision the proposing member put in its header, so a
@@ -46,17 +89,11 @@ export function checkApplyPermission(
 ): void {
   if (!store.isAuthEnabled()) return;
   const ai = authInfoOf(r);
-  if (r.put !== undefined) {
-    store.isPutPermitted(ai, r.put.key);
-    if (r.put.prevKv) store.isRangePermitted(ai, r.put.key);
-  } else if (r.deleteRange !== undefined) {
-    store.isDeleteRangePermitted(ai, r.deleteRange.key, r.deleteRange.rangeEnd);
-    if (r.deleteRange.prevKv) store.isRangePermitted(ai, r.deleteRange.key, r.deleteRange.rangeEnd);
-  } else if (r.txn !== undefined) {
-    store.isTxnPermitted(ai, r.txn);
-  } else if (r.range !== undefined) {
-    store.isRangePermitted(ai, r.range.key, r.range.rangeEnd);
-  } else if (r.leaseRevoke !== undefined) {
+  if (r.put !== undefined) checkPut(store, ai, r.put);
+  else if (r.deleteRange !== undefined) checkDelete(store, ai, r.deleteRange);
+  else if (r.txn !== undefined) checkTxnPermission(store, ai, r.txn);
+  else if (r.range !== undefined) checkRange(store, ai, r.range);
+  else if (r.leaseRevoke !== undefined) {
     // Revoking deletes the lease's keys: the user must be allowed to write each.
     store.isLeaseKeysPermitted(ai, lessor.lookup(r.leaseRevoke.ID)?.keys() ?? []);
   } else if (r.authUserGet !== undefined) {

@@ -1,4 +1,5 @@
 import type { etcdserverpb } from '@etcd-ts/api';
+import { checkTxnPermission } from '../apply/auth.js';
 import { applyRange, applyTxn } from '../apply/kv.js';
 import {
   checkKey,
@@ -55,7 +56,7 @@ export class KV {
     const ai = await caller.authInfo();
     let resp: etcdserverpb.TxnResponse;
     if (isTxnReadOnly(req)) {
-      this.s.authStore.isTxnPermitted(ai, req);
+      checkTxnPermission(this.s.authStore, ai, req);
       if (!isTxnSerializable(req)) await this.s.linearizableReadNotify();
       resp = applyTxn(this.s.kv, req, true);
     } else {
