@@ -18,28 +18,24 @@ const noPut: EventFilter = (ev) => ev.type === 0;
 const noDelete: EventFilter = (ev) => ev.type === 1;
 
 export class WatcherNotExistError extends MvccError {
-  readonly grpcCode = 5;
   constructor() {
     super('mvcc: watcher does not exist');
   }
 }
 
 export class EmptyWatcherRangeError extends MvccError {
-  readonly grpcCode = 3;
   constructor() {
     super('mvcc: watcher range is empty');
   }
 }
 
 export class DuplicateWatchIdError extends MvccError {
-  readonly grpcCode = 3;
   constructor() {
     super('mvcc: duplicate watch ID provided on the WatchStream');
   }
 }
 
 export class WatchStreamClosedError extends MvccError {
-  readonly grpcCode = 9;
   constructor() {
     super('mvcc: watch stream closed');
   }
