@@ -1,20 +1,36 @@
-import { AutoCompactor, parseRetention } from './compactor.js';
-import type { EtcdServer } from './server.js';
+import type { Lessor } from '@etcd-ts/lease';
+import type { Clock } from './clock.js';
+import {
+  type AutoCompactor,
+  type Compactable,
+  AutoCompactor as Compactor,
+  parseRetention,
+} from './compactor.js';
+import type { Logger, ServerConfig } from './config.js';
+
+/** What the leader's lease-expiry loop needs of its member. */
+export interface LeaseExpiryHost {
+  readonly lg: Logger;
+  isStopping(): boolean;
+  isLeader(): boolean;
+  /** Proposes the revocation of lease `id` as root. */
+  revokeLease(id: bigint): Promise<unknown>;
+}
 
 /**
  * The leader's side of lease expiry (etcd's revokeExpiredLeases): every lease the primary
  * lessor finds expired is revoked through raft as root, so every member deletes its keys.
  */
-export async function revokeExpiredLeases(s: EtcdServer): Promise<void> {
-  for await (const batch of s.lessor.expiredLeases()) {
-    if (s.isStopping) return;
+export async function revokeExpiredLeases(lessor: Lessor, host: LeaseExpiryHost): Promise<void> {
+  for await (const batch of lessor.expiredLeases()) {
+    if (host.isStopping()) return;
     for (const l of batch) {
-      if (!s.isLeader()) break;
-      s.raftRequest('leaseRevoke', { ID: l.id }, s.rootUser()).then(
-        () => s.lg.debug({ 'lease-id': l.id.toString(16) }, 'revoked expired lease'),
+      if (!host.isLeader()) break;
+      host.revokeLease(l.id).then(
+        () => host.lg.debug({ 'lease-id': l.id.toString(16) }, 'revoked expired lease'),
         (err) => {
-          if (!s.isStopping)
-            s.lg.warn(
+          if (!host.isStopping())
+            host.lg.warn(
               { 'lease-id': l.id.toString(16), error: String(err) },
               'failed to revoke lease',
             );
@@ -25,25 +41,18 @@ export async function revokeExpiredLeases(s: EtcdServer): Promise<void> {
 }
 
 /**
- * --auto-compaction-mode/retention (etcd's compactor): compactions proposed through raft as
- * root by the leader; undefined when retention is 0.
+ * --auto-compaction-mode/retention (etcd's compactor), started: compactions the leader
+ * proposes; undefined when the retention is 0.
  */
-export function startAutoCompactor(s: EtcdServer): AutoCompactor | undefined {
-  const retention = parseRetention(s.cfg.autoCompactionMode, s.cfg.autoCompactionRetention);
+export function startAutoCompactor(
+  cfg: Pick<ServerConfig, 'autoCompactionMode' | 'autoCompactionRetention'>,
+  target: Compactable,
+  lg: Logger,
+  clock: Clock,
+): AutoCompactor | undefined {
+  const retention = parseRetention(cfg.autoCompactionMode, cfg.autoCompactionRetention);
   if (retention <= 0) return undefined;
-  const compactor = new AutoCompactor(
-    s.cfg.autoCompactionMode,
-    retention,
-    {
-      rev: () => s.kv.rev(),
-      isLeader: () => s.isLeader(),
-      compact: async (rev) => {
-        await s.raftRequest('compaction', { revision: rev, physical: false }, s.rootUser());
-      },
-    },
-    s.lg,
-    s.clock,
-  );
+  const compactor = new Compactor(cfg.autoCompactionMode, retention, target, lg, clock);
   compactor.start();
   return compactor;
 }

@@ -7,7 +7,6 @@ import { type ConfChange, ErrProposalDropped, NONE, StateType } from '@etcd-ts/r
 import type { AlarmStore } from './alarms.js';
 import { Applier, type ApplyResult } from './apply/applier.js';
 import { rootHeader } from './apply/auth.js';
-import { requestCost } from './apply/txn.js';
 import { revokeExpiredLeases, startAutoCompactor } from './background.js';
 import { bootstrap } from './bootstrap.js';
 import { type Clock, realClock, sleep, withTimeout } from './clock.js';
@@ -160,7 +159,12 @@ export class EtcdServer {
       await this.raftRequest('leaseCheckpoint', req);
     });
     this.stopLessor = this.lessor.run();
-    void revokeExpiredLeases(this);
+    void revokeExpiredLeases(this.lessor, {
+      lg: this.lg,
+      isStopping: () => this.isStopping,
+      isLeader: () => this.isLeader(),
+      revokeLease: (id) => this.raftRequest('leaseRevoke', { ID: id }, this.rootUser()),
+    });
   }
 
   /** The user the server's own requests run as (etcd's WithRoot). */
@@ -232,7 +236,18 @@ export class EtcdServer {
           },
           'published local member to cluster through raft',
         );
-        this.compactor ??= startAutoCompactor(this);
+        this.compactor ??= startAutoCompactor(
+          this.cfg,
+          {
+            rev: () => this.kv.rev(),
+            isLeader: () => this.isLeader(),
+            compact: async (revision) => {
+              await this.raftRequest('compaction', { revision, physical: false }, this.rootUser());
+            },
+          },
+          this.lg,
+          this.clock,
+        );
         for (const l of this.readyListeners.splice(0)) l();
       } catch (err) {
         if (this.stopping !== undefined) return;
@@ -384,27 +399,6 @@ export class EtcdServer {
   filled<T extends { header?: ResponseHeader | undefined }>(resp: T): T {
     resp.header = this.header(resp.header?.revision);
     return resp;
-  }
-
-  /** etcd's quota check before a write is proposed; raises NOSPACE through raft on failure. */
-  async checkQuota(r: Partial<InternalRaftRequest>): Promise<void> {
-    if (!this.quota.enabled) return;
-    const cost = requestCost(r);
-    if (cost === 0 || this.quota.available(cost)) return;
-    this.lg.warn(
-      { 'quota-size': this.quota.quotaBytes, 'db-size': this.backend.size(), cost },
-      'exceeded quota; raising NOSPACE alarm',
-    );
-    try {
-      await this.raftRequest('alarm', {
-        action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE,
-        memberID: this.memberId,
-        alarm: etcdserverpb.AlarmType.NOSPACE,
-      });
-    } catch {
-      // The write is refused either way.
-    }
-    throw Errors.noSpace();
   }
 
   onLeaderChange(l: () => void): () => void {

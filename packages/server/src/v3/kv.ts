@@ -10,6 +10,7 @@ import {
 } from '../apply/txn.js';
 import type { EtcdServer } from '../server.js';
 import { anonymous, type Caller } from './caller.js';
+import { checkQuota } from './quota.js';
 
 /**
  * etcd's RaftKV (v3_server.go Range/Put/DeleteRange/Txn/Compact): requests checked as
@@ -36,7 +37,7 @@ export class KV {
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.PutResponse> {
     checkPutRequest(req);
-    await this.s.checkQuota({ put: req });
+    await checkQuota(this.s, { put: req });
     return this.s.filled(await this.s.raftRequest('put', req, await caller.authInfo()));
   }
 
@@ -60,7 +61,7 @@ export class KV {
       if (!isTxnSerializable(req)) await this.s.linearizableReadNotify();
       resp = applyTxn(this.s.kv, req, true);
     } else {
-      await this.s.checkQuota({ txn: req });
+      await checkQuota(this.s, { txn: req });
       resp = await this.s.raftRequest('txn', req, ai);
     }
     return this.s.filled(resp);

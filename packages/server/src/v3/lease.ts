@@ -3,6 +3,7 @@ import { LeaseNotFoundError } from '@etcd-ts/lease';
 import { Errors } from '../errors.js';
 import type { EtcdServer } from '../server.js';
 import { anonymous, type Caller } from './caller.js';
+import { checkQuota } from './quota.js';
 
 /**
  * etcd's Lessor side of the v3 server: grant and revoke through raft (the server picks
@@ -14,7 +15,7 @@ export class Leases {
 
   async grant(req: etcdserverpb.LeaseGrantRequest): Promise<etcdserverpb.LeaseGrantResponse> {
     const r = { ...req, ID: req.ID === 0n ? this.s.nextLeaseId() : req.ID };
-    await this.s.checkQuota({ leaseGrant: r });
+    await checkQuota(this.s, { leaseGrant: r });
     return this.s.filled(await this.s.raftRequest('leaseGrant', r));
   }
 
