@@ -476,6 +476,33 @@ export class Backend implements BatchTx {
     );
   }
 
+  /**
+   * Replaces everything the backend holds with the LMDB file at `file` (built beside this
+   * one), which is renamed into place: how a member installs the database of a raft
+   * snapshot from its leader (etcd's openSnapshotBackend). The open batch is discarded —
+   * the new file supersedes it — and readers see the old file or the new one, never a mix.
+   */
+  async replaceWith(file: string): Promise<void> {
+    this.assertOpen();
+    if (this.commitsHeld) throw new Error('backend: replace during defrag');
+    this.buffer.drain();
+    this.commitsHeld = true;
+    try {
+      const old = this.env;
+      this.env = this.openEnv(file);
+      await old.root.close();
+      fs.renameSync(file, this.path);
+      fs.rmSync(`${file}-lock`, { force: true });
+      if (!this.noSync) {
+        const dir = fs.openSync(path.dirname(this.path), 'r');
+        fs.fsyncSync(dir);
+        fs.closeSync(dir);
+      }
+    } finally {
+      this.commitsHeld = false;
+    }
+  }
+
   /** Commits the batch and closes the file. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -46,14 +46,30 @@ export interface BoltImport {
 export async function importBoltDb(config: BackendConfig): Promise<BoltImport> {
   const target = path.resolve(config.path);
   const tmp = `${target}.importing`;
-  fs.rmSync(tmp, { force: true });
+  const result = await convertBolt(target, tmp, config);
+  fs.renameSync(tmp, target);
   fs.rmSync(`${tmp}-lock`, { force: true });
-  const source = BoltReader.open(target);
+  if (config.noSync !== true) syncDir(path.dirname(target));
+  return result;
+}
+
+/**
+ * Writes the bbolt database at `source` as a new LMDB backend at `target` (replaced if it
+ * exists), committed and, unless `noSync`, fsynced; the caller renames it into place.
+ */
+export async function convertBolt(
+  source: string,
+  target: string,
+  config: Omit<BackendConfig, 'path'>,
+): Promise<BoltImport> {
+  fs.rmSync(target, { force: true });
+  fs.rmSync(`${target}-lock`, { force: true });
+  const reader = BoltReader.open(source);
   let be: Backend | undefined;
   const result: BoltImport = { buckets: 0, entries: 0 };
   try {
-    be = Backend.open({ ...config, path: tmp, batchInterval: 0 });
-    for (const bucket of source.buckets()) {
+    be = Backend.open({ ...config, path: target, batchInterval: 0 });
+    for (const bucket of reader.buckets()) {
       const name = Buffer.from(bucket.name).toString('utf8');
       if (!Buffer.from(name).equals(Buffer.from(bucket.name)))
         throw new Error(
@@ -74,23 +90,39 @@ export async function importBoltDb(config: BackendConfig): Promise<BoltImport> {
     await be.close();
   } catch (err) {
     if (be !== undefined && !be.isClosed) await be.close();
-    fs.rmSync(tmp, { force: true });
-    fs.rmSync(`${tmp}-lock`, { force: true });
+    fs.rmSync(target, { force: true });
+    fs.rmSync(`${target}-lock`, { force: true });
     throw err;
   } finally {
-    source.close();
+    reader.close();
   }
   if (config.noSync !== true) {
-    const fd = fs.openSync(tmp, 'r');
+    const fd = fs.openSync(target, 'r');
     fs.fsyncSync(fd);
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, target);
-  fs.rmSync(`${tmp}-lock`, { force: true });
-  if (config.noSync !== true) {
-    const dir = fs.openSync(path.dirname(target), 'r');
-    fs.fsyncSync(dir);
-    fs.closeSync(dir);
-  }
+  return result;
+}
+
+/** fsync of a directory, so a rename in it survives a crash. */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+}
+
+/**
+ * Replaces the contents of the open backend `be` with the bbolt database at `boltPath`
+ * (the database of a raft snapshot from the leader, as etcd 3.4 sends it), converted beside
+ * it first: a crash leaves the old backend whole. `boltPath` is left for the caller to remove.
+ */
+export async function restoreFromBolt(
+  be: Backend,
+  boltPath: string,
+  config: { noSync?: boolean } = {},
+): Promise<BoltImport> {
+  const tmp = `${be.path}.restoring`;
+  const result = await convertBolt(boltPath, tmp, config);
+  await be.replaceWith(tmp);
   return result;
 }

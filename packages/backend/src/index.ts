@@ -17,7 +17,14 @@ export {
   type RangeResult,
   type ReadTx,
 } from './backend.js';
-export { type BoltImport, boltSnapshotFormat, importBoltDb, isBoltFile } from './bolt.js';
+export {
+  type BoltImport,
+  boltSnapshotFormat,
+  convertBolt,
+  importBoltDb,
+  isBoltFile,
+  restoreFromBolt,
+} from './bolt.js';
 export { Bucket, type BucketName, ETCD_BUCKETS } from './buckets.js';
 export { type BackendLogger, noopLogger } from './logger.js';
 export {
