@@ -232,7 +232,7 @@ describe.runIf(realEtcdAvailable())('rafthttp against etcd 3.4', () => {
       expect(m.from).toBe(etcdId);
       expect(m.to).toBe(ourId);
       // each entry follows the one before it: the msgappv2 decoder tracked etcd's index
-      m.entries.forEach((e, i) => expect(e.index).toBe(m.index + i + 1));
+      expect(m.entries.map((e) => e.index)).toEqual(m.entries.map((_e, i) => m.index + i + 1));
     }
     await waitUntil('a heartbeat from the leader', () =>
       received.some((m) => m.type === MessageType.MsgHeartbeat && m.from === etcdId),
