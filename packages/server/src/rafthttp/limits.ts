@@ -40,6 +40,11 @@ export const SNAP_RESPONSE_READ_TIMEOUT_MS = 5000;
 export const MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
 /** Messages a stream writer encodes into one write (etcd flushes after streamBufSize/2). */
 export const MAX_BATCH_MESSAGES = STREAM_BUF_SIZE / 2;
+/**
+ * Bytes a stream writer encodes into one write, beyond which it writes and waits for the
+ * socket: what the writer holds encoded is at most this plus one message.
+ */
+export const MAX_BATCH_BYTES = 1024 * 1024;
 /** How much of an error answer (412, 500...) is read; etcd's are one short line. */
 export const MAX_ERROR_BODY_BYTES = 64 * 1024;
 /**

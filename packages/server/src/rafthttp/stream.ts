@@ -22,6 +22,7 @@ import {
   CONN_WRITE_TIMEOUT_MS,
   DIAL_RETRY_INTERVAL_MS,
   LINK_HEARTBEAT_INTERVAL_MS,
+  MAX_BATCH_BYTES,
   MAX_BATCH_MESSAGES,
   MAX_ERROR_BODY_BYTES,
   STREAM_BUF_SIZE,
@@ -141,10 +142,13 @@ export class StreamWriter {
       const first = await queue.take();
       if (first === undefined || this.conn !== conn) return;
       const parts = [conn.encode(first)];
-      while (parts.length < MAX_BATCH_MESSAGES) {
+      let bytes = parts[0]!.length;
+      while (parts.length < MAX_BATCH_MESSAGES && bytes < MAX_BATCH_BYTES) {
         const m = queue.poll();
         if (m === undefined) break;
-        parts.push(conn.encode(m));
+        const b = conn.encode(m);
+        parts.push(b);
+        bytes += b.length;
       }
       const ok = conn.res.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
       if (!ok && this.conn === conn) {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import {
   type Entry,
   encodeMessage,
@@ -21,7 +21,10 @@ import type { Logger } from '../config.js';
 import { encodeFrame } from './codec.js';
 import {
   CONN_PER_PIPELINE,
+  CONN_READ_TIMEOUT_MS,
+  CONN_WRITE_TIMEOUT_MS,
   ERR_MEMBER_REMOVED,
+  LINK_HEARTBEAT_INTERVAL_MS,
   type OutgoingSnapshot,
   PeerHTTPError,
   PIPELINE_BUF_SIZE,
@@ -682,4 +685,73 @@ describe('a hostile peer', () => {
       fake.close();
     }
   });
+});
+
+describe('timeouts', () => {
+  it('a stream that reads nothing for the read timeout is dropped and redialed', async () => {
+    let dials = 0;
+    const silent = http.createServer((_req, res) => {
+      dials++;
+      res.setHeader('X-Server-Version', '3.4.23');
+      res.writeHead(200);
+      res.flushHeaders(); // then nothing, not even a link heartbeat
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const a = await startMember(1n);
+      a.t.addPeer(2n, [`http://127.0.0.1:${(silent.address() as AddressInfo).port}`]);
+      await waitUntil('both streams up', () => dials === 2);
+      const start = Date.now();
+      await waitUntil(
+        'the read timeout',
+        () => a.logs.some((l) => String(l.fields.error).includes('i/o timeout')),
+        CONN_READ_TIMEOUT_MS + 3000,
+      );
+      expect(Date.now() - start).toBeGreaterThanOrEqual(CONN_READ_TIMEOUT_MS - 1500);
+      await waitUntil('redialed', () => dials >= 3);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 20_000);
+
+  it('a stream whose reader stops reading is dropped after the write timeout', async () => {
+    const b = await startMember(2n);
+    b.t.addPeer(1n, ['http://127.0.0.1:9']); // nothing listens there: b's own dials fail
+    // a hostile "member 1" dials b's message stream and never reads what comes
+    const sock = net.connect(b.port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(
+      'GET /raft/stream/message/1 HTTP/1.1\r\nHost: x\r\nX-Server-From: 1\r\n' +
+        'X-Server-Version: 3.4.23\r\nX-Min-Cluster-Version: 3.0.0\r\n' +
+        `X-Etcd-Cluster-ID: ${CLUSTER.toString(16)}\r\nX-Raft-To: 2\r\n\r\n`,
+    );
+    await new Promise<void>((r) => sock.once('data', () => r()));
+    sock.pause();
+    try {
+      await waitUntil(
+        'b writes on the stream',
+        () => channelOf(b, newMessage({ type: MessageType.MsgHeartbeat, to: 1n })) === 'streamMsg',
+      );
+      const big = newEntry({ index: 1, term: 1, data: new Uint8Array(1024 * 1024) });
+      const msgs = Array.from({ length: 40 }, () =>
+        newMessage({ type: MessageType.MsgHeartbeat, from: 2n, to: 1n, entries: [big] }),
+      );
+      b.t.send(msgs);
+      await waitUntil(
+        'the write timeout',
+        // (b's own dials keep failing, so the peer is inactive already: "deactivated again")
+        () =>
+          b.logs.some((l) =>
+            String(l.fields.error).includes('failed to write 1 on stream Message (i/o timeout)'),
+          ),
+        CONN_WRITE_TIMEOUT_MS + LINK_HEARTBEAT_INTERVAL_MS + 3000,
+      );
+      // what was still queued for that connection is gone, and raft was told
+      expect(b.unreachable).toContain(1n);
+      expect(channelOf(b, msgs[0]!)).toBe('pipeline');
+    } finally {
+      sock.destroy();
+    }
+  }, 20_000);
 });
