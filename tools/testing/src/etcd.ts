@@ -65,6 +65,12 @@ export interface EtcdProcess {
   stop(): Promise<void>;
   /** SIGKILL, wait for exit; keeps the data dir. */
   kill(): Promise<void>;
+  /** Sends a signal (SIGSTOP, SIGCONT...) without waiting. */
+  signal(sig: NodeJS.Signals): void;
+  /** Settles when it serves clients (rejects if it exits first or times out). */
+  readonly ready: Promise<void>;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
 }
 
 const READY_LINE = 'ready to serve client requests';
@@ -74,14 +80,43 @@ const READY_LINE = 'ready to serve client requests';
  * it logs that it serves client requests. The caller must `stop()` it.
  */
 export async function startEtcd(options: EtcdProcessOptions = {}): Promise<EtcdProcess> {
-  const bin = options.bin ?? REAL_ETCD_BIN;
   const name = options.name ?? 'default';
-  const ownDataDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'etcd-ts-')));
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
+  return spawnEtcd({
+    ...options,
+    name,
+    clientPort,
+    peerPort,
+    initialCluster: `${name}=${peerUrl}`,
+    initialClusterState: 'new',
+  });
+}
+
+/** One member's fixed place: its ports and its part of --initial-cluster. */
+export interface EtcdSpawnOptions extends EtcdProcessOptions {
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  initialCluster: string;
+  initialClusterState: 'new' | 'existing';
+  /** Resolve as soon as the process runs, without waiting for it to serve clients. */
+  noWait?: boolean;
+}
+
+/**
+ * Starts one etcd member on the given loopback ports and waits (unless `noWait`) until it
+ * logs that it serves client requests.
+ */
+export async function spawnEtcd(options: EtcdSpawnOptions): Promise<EtcdProcess> {
+  const bin = options.bin ?? REAL_ETCD_BIN;
+  const name = options.name;
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'etcd-ts-')));
+  const clientPort = options.clientPort;
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${options.peerPort}`;
   const args = [
     `--name=${name}`,
     `--data-dir=${dataDir}`,
@@ -89,8 +124,8 @@ export async function startEtcd(options: EtcdProcessOptions = {}): Promise<EtcdP
     `--advertise-client-urls=${clientUrl}`,
     `--listen-peer-urls=${peerUrl}`,
     `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=${name}=${peerUrl}`,
-    '--initial-cluster-state=new',
+    `--initial-cluster=${options.initialCluster}`,
+    `--initial-cluster-state=${options.initialClusterState}`,
     ...(options.args ?? []),
   ];
   const child = spawn(bin, args, {
@@ -107,8 +142,10 @@ export async function startEtcd(options: EtcdProcessOptions = {}): Promise<EtcdP
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
+  const ready = waitForReady(child, () => output, options.startTimeoutMs ?? 20_000);
   try {
-    await waitForReady(child, () => output, options.startTimeoutMs ?? 20_000);
+    if (options.noWait === true) ready.catch(() => {});
+    else await ready;
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
@@ -122,6 +159,7 @@ export async function startEtcd(options: EtcdProcessOptions = {}): Promise<EtcdP
   };
   return {
     name,
+    ready,
     pid: child.pid ?? -1,
     endpoint: `127.0.0.1:${clientPort}`,
     clientUrl,
@@ -133,6 +171,10 @@ export async function startEtcd(options: EtcdProcessOptions = {}): Promise<EtcdP
       if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
     },
     kill: () => terminate('SIGKILL'),
+    signal: (sig: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    },
+    exited: exited.then(() => child.exitCode),
   };
 }
 
