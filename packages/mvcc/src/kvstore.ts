@@ -224,12 +224,17 @@ export class KVStore {
    * Replaces the store's contents with `backend`'s (a raft snapshot was installed; etcd's
    * store.Restore): background compaction of the old backend stops, the index is rebuilt
    * from the new one, leased keys are re-attached. The caller closes the old backend.
+   * `beforeRebuild` runs once the store has let go of the old history and before it reads
+   * the new (where the lessor reloads, so the keys attach to the new leases).
    */
-  restoreFrom(backend: Backend): void {
+  restoreFrom(backend: Backend, beforeRebuild?: () => void): void {
     this.assertOpen();
     if (this.writing) throw new Error('mvcc: cannot restore during a write txn');
     this.generation++;
+    // From here on this store writes nothing to the backend (its consistent index belongs
+    // to the history being replaced) until it has read the new one.
     this.removeHook();
+    beforeRebuild?.();
     this.backend = backend;
     this.index = new TreeIndex();
     this.currentRev = 1;

@@ -153,8 +153,8 @@ export class WatchableStore extends KVStore {
    * Replaces the contents from a snapshot's backend (etcd's watchableStore.Restore): every
    * synced watcher goes back to unsynced, to be caught up from the new history.
    */
-  override restoreFrom(backend: Backend): void {
-    super.restoreFrom(backend);
+  override restoreFrom(backend: Backend, beforeRebuild?: () => void): void {
+    super.restoreFrom(backend, beforeRebuild);
     for (const w of [...this.synced.watchers]) {
       this.synced.delete(w);
       w.restore = true;
