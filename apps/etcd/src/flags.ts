@@ -412,7 +412,10 @@ export function toEmbedConfig(f: FlagValues): EmbedConfig {
   if (f.logger !== 'zap' && f.logger !== 'capnslog')
     throw new FlagError(`unknown logger option ${JSON.stringify(f.logger)}`);
   const peerUrls = urls('initial-advertise-peer-urls', f['initial-advertise-peer-urls']!);
-  urls('listen-peer-urls', f['listen-peer-urls']!);
+  const listenPeerUrls = urls('listen-peer-urls', f['listen-peer-urls']!);
+  for (const u of listenPeerUrls)
+    if (!u.startsWith('http://') && !u.startsWith('https://'))
+      throw new FlagError(`--listen-peer-urls: only http and https are supported: ${u}`);
   const initialClusterSpec =
     f['initial-cluster'] !== ''
       ? f['initial-cluster']!
@@ -463,6 +466,8 @@ export function toEmbedConfig(f: FlagValues): EmbedConfig {
       advertiseClientUrls: urls('advertise-client-urls', f['advertise-client-urls']!),
       heartbeatMs,
       electionMs,
+      initialElectionTickAdvance: f['initial-election-tick-advance'] !== 'false',
+      strictReconfigCheck: f['strict-reconfig-check'] !== 'false',
       snapshotCount: uint('snapshot-count', f['snapshot-count']!),
       maxWals: uint('max-wals', f['max-wals']!) || Number.MAX_SAFE_INTEGER,
       maxSnapshots: uint('max-snapshots', f['max-snapshots']!) || Number.MAX_SAFE_INTEGER,
@@ -478,6 +483,7 @@ export function toEmbedConfig(f: FlagValues): EmbedConfig {
       watchProgressNotifyIntervalMs,
     }),
     listenClientUrls,
+    listenPeerUrls,
     clientTls:
       certFile === ''
         ? undefined

@@ -69,11 +69,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const failure = setInterval(() => {
-    if (etcd.server.failure !== undefined) {
-      clearInterval(failure);
-      process.exit(1);
-    }
-  }, 500);
-  failure.unref();
+  // The member stops by itself on a broken invariant (exit 1) or once it was removed from
+  // the cluster (exit 0, as etcd).
+  etcd.server.stopNotify().then(async () => {
+    await etcd.close();
+    process.exit(etcd.server.failure === undefined ? 0 : 1);
+  });
 }

@@ -16,12 +16,17 @@ export class AlarmStore {
   private readonly types = new Map<number, Map<bigint, AlarmMember>>();
 
   constructor(private readonly backend: Backend) {
-    backend.lock();
-    backend.createBucket(ALARM_BUCKET);
-    backend.unlock();
-    backend.forEach(ALARM_BUCKET, (k) => {
-      const m = etcdserverpb.AlarmMember.decode(k);
-      this.add(m);
+    this.recover();
+  }
+
+  /** Reloads the alarms from the backend (after a snapshot from the leader replaced it). */
+  recover(): void {
+    this.backend.lock();
+    this.backend.createBucket(ALARM_BUCKET);
+    this.backend.unlock();
+    this.types.clear();
+    this.backend.forEach(ALARM_BUCKET, (k) => {
+      this.add(etcdserverpb.AlarmMember.decode(k));
       return true;
     });
   }

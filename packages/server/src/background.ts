@@ -1,5 +1,5 @@
 import type { Lessor } from '@etcd-ts/lease';
-import type { Clock } from './clock.js';
+import { type Clock, sleep } from './clock.js';
 import {
   type AutoCompactor,
   type Compactable,
@@ -55,4 +55,35 @@ export function startAutoCompactor(
   const compactor = new Compactor(cfg.autoCompactionMode, retention, target, lg, clock);
   compactor.start();
   return compactor;
+}
+
+/** How long a member waits for its peers' streams before it gives up fast-forwarding. */
+const PEER_WAIT_MS = 5000;
+const PEER_POLL_MS = 50;
+
+/**
+ * etcd's adjustTicks (--initial-election-tick-advance): a lone voter campaigns at once; in a
+ * cluster the member fast-forwards to two ticks short of an election once its peers'
+ * streams are up, so a lost leader is noticed soon without disrupting one that speaks.
+ */
+export async function adjustTicks(t: {
+  alone: boolean;
+  electionTick: number;
+  clock: Clock;
+  isStopping(): boolean;
+  activePeers(): number;
+  advanceTicks(n: number): void;
+}): Promise<void> {
+  if (t.alone) {
+    t.advanceTicks(t.electionTick - 1);
+    return;
+  }
+  for (let waited = 0; waited < PEER_WAIT_MS; waited += PEER_POLL_MS) {
+    await sleep(t.clock, PEER_POLL_MS);
+    if (t.isStopping()) return;
+    if (t.activePeers() > 1) {
+      t.advanceTicks(t.electionTick - 2);
+      return;
+    }
+  }
 }

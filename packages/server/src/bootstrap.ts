@@ -20,7 +20,8 @@ import type { Clock } from './clock.js';
 import type { Logger, ServerConfig } from './config.js';
 import { idToHex } from './ids.js';
 import { invariant } from './invariant.js';
-import { membershipFromV2Store, memberToJson, RaftCluster } from './membership.js';
+import { assignIds, clusterFromPeers } from './join.js';
+import { type Member, membershipFromV2Store, memberToJson, RaftCluster } from './membership.js';
 import { AppliedIndexWaiters } from './read_index.js';
 
 /** Everything a member is made of once its data dir is read (etcd's bootstrappedServer). */
@@ -44,6 +45,32 @@ export interface Bootstrapped {
   electionTick: number;
   /** Waiters on the applied index (the auth store's simple tokens wait on it). */
   appliedWaiters: AppliedIndexWaiters;
+  /** member/snap: raft snapshots and the databases of snapshots from the leader. */
+  snapDir: string;
+  /** The peer TLS material for dialing peers, read once. */
+  peerTls: PeerDialTLS | undefined;
+  /** The members of the cluster a new member joins, to reach before its log names them. */
+  remotes: Member[];
+}
+
+/** What this member dials its peers with over https. */
+export interface PeerDialTLS {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+function peerDialTls(cfg: ServerConfig): PeerDialTLS | undefined {
+  const t = cfg.peerTls;
+  if (t === undefined) return undefined;
+  return {
+    cert: fs.readFileSync(t.certFile),
+    key: fs.readFileSync(t.keyFile),
+    ...(t.trustedCaFile === undefined ? {} : { ca: fs.readFileSync(t.trustedCaFile) }),
+    // Without a trusted CA (auto TLS), peers' self-signed certificates are accepted, as etcd.
+    rejectUnauthorized: t.trustedCaFile !== undefined,
+  };
 }
 
 function raftLoggerFrom(lg: Logger): RaftLogger {
@@ -153,7 +180,14 @@ export async function bootstrap(cfg: ServerConfig, clock: Clock): Promise<Bootst
     preVote: true,
     logger: raftLoggerFrom(lg),
   };
-  const base = { ...stores, snapshotter, storage, electionTick };
+  const base = {
+    ...stores,
+    snapshotter,
+    storage,
+    electionTick,
+    snapDir,
+    peerTls: peerDialTls(cfg),
+  };
   try {
     if (await walExists(walDir)) {
       const restarted = await restartFromWal(cfg, walDir, base, raftCfg);
@@ -179,6 +213,7 @@ type Base = Omit<
   | 'snapshotIndex'
   | 'appliedIndex'
   | 'appliedTerm'
+  | 'remotes'
 >;
 type RaftConfig = Omit<ConstructorParameters<typeof RawNode>[0], 'id'>;
 
@@ -276,6 +311,7 @@ async function restartFromWal(
     snapshotIndex,
     appliedIndex: snapshotIndex,
     appliedTerm,
+    remotes: [],
   };
 }
 
@@ -286,10 +322,6 @@ async function startNewMember(
   b: Base,
   raftCfg: RaftConfig,
 ): Promise<Bootstrapped> {
-  if (cfg.initialClusterState === 'existing')
-    throw new Error(
-      'joining an existing cluster needs the peer transport (not in this build); use --initial-cluster-state=new',
-    );
   const initial = RaftCluster.fromInitialCluster(cfg.initialCluster, cfg.initialClusterToken);
   const local = [...initial.members.values()].find((m) => m.name === cfg.name);
   if (local === undefined)
@@ -301,23 +333,45 @@ async function startNewMember(
     throw new Error(
       `--initial-cluster has ${cfg.name}=${local.peerUrls.join(',')} but missing from --initial-advertise-peer-urls=${cfg.initialAdvertisePeerUrls.join(',')}`,
     );
-  const memberId = local.id;
-  b.cluster.clusterId = initial.clusterId;
+  let memberId = local.id;
+  let clusterId = initial.clusterId;
+  let remotes: Member[] = [];
+  if (cfg.initialClusterState === 'existing') {
+    // Joining: the cluster's own ids, learned from its members (etcd's
+    // GetClusterFromRemotePeers + ValidateClusterAndAssignIDs); raft starts empty and the
+    // leader brings this member up to date, by snapshot if its log no longer reaches back.
+    const existing = await clusterFromPeers(
+      initial
+        .sortedMembers()
+        .filter((m) => m !== local)
+        .flatMap((m) => m.peerUrls),
+      b.peerTls,
+      cfg.logger,
+    );
+    memberId = assignIds(initial, existing.members, local);
+    clusterId = existing.clusterId;
+    // Reached through the transport until their ConfChanges replay here (etcd's AddRemote):
+    // the membership itself is rebuilt from the log, as on every member.
+    remotes = existing.members;
+  }
+  b.cluster.clusterId = clusterId;
   b.cluster.localId = memberId;
   const metadata = etcdserverpb.Metadata.encode({
     NodeID: memberId,
-    ClusterID: initial.clusterId,
+    ClusterID: clusterId,
   }).finish();
   // A backend left over from a crashed first start holds nothing we can trust.
   const wal = await WAL.create(walDir, metadata, { unsafeNoFsync: cfg.unsafeNoFsync });
   const rn = new RawNode({ ...raftCfg, id: memberId });
-  rn.bootstrap(
-    initial.sortedMembers().map((m) => ({ id: m.id, context: Buffer.from(memberToJson(m)) })),
-  );
+  if (cfg.initialClusterState === 'new')
+    rn.bootstrap(
+      initial.sortedMembers().map((m) => ({ id: m.id, context: Buffer.from(memberToJson(m)) })),
+    );
   cfg.logger.info(
     {
       'local-member-id': idToHex(memberId),
-      'cluster-id': idToHex(initial.clusterId),
+      'cluster-id': idToHex(clusterId),
+      'initial-cluster-state': cfg.initialClusterState,
       'initial-cluster': [...cfg.initialCluster].map(([n, u]) => `${n}=${u.join(',')}`).join(','),
     },
     'starting local member',
@@ -332,5 +386,6 @@ async function startNewMember(
     snapshotIndex: 0,
     appliedIndex: 0,
     appliedTerm: 0,
+    remotes,
   };
 }

@@ -16,6 +16,8 @@ export const silentLogger: Logger = {
 /** The server version Status reports, and the cluster version a new cluster starts at. */
 export const SERVER_VERSION = '3.5.0';
 export const CLUSTER_VERSION = '3.5.0';
+/** The oldest cluster version this member can join (what etcd 3.5 announces to peers). */
+export const MIN_CLUSTER_VERSION = '3.0.0';
 
 /** etcd's defaults (embed/config.go). */
 export const DEFAULT_HEARTBEAT_MS = 100;
@@ -35,6 +37,20 @@ export const READ_INDEX_RETRY_MS = 500;
 
 export type AutoCompactionMode = 'periodic' | 'revision';
 
+/**
+ * Peer TLS (etcd's --peer-cert-file, --peer-key-file, --peer-trusted-ca-file,
+ * --peer-client-cert-auth, --peer-cert-allowed-cn): the certificate this member presents
+ * to its peers both as a server and as a client, and how it checks theirs.
+ */
+export interface PeerTLSConfig {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean;
+  /** Only peers whose certificate has this common name may connect. */
+  allowedCN?: string;
+}
+
 export interface ServerConfig {
   name: string;
   dataDir: string;
@@ -44,8 +60,20 @@ export interface ServerConfig {
   initialClusterToken: string;
   initialAdvertisePeerUrls: string[];
   advertiseClientUrls: string[];
+  peerTls?: PeerTLSConfig;
   heartbeatMs: number;
   electionMs: number;
+  /**
+   * etcd's --initial-election-tick-advance: a (re)started member fast-forwards its election
+   * ticks so it campaigns after one heartbeat interval when it is alone or no leader speaks.
+   */
+  initialElectionTickAdvance: boolean;
+  /** etcd's --pre-vote: a candidate first asks whether it could win (3.5's default: on). */
+  preVote: boolean;
+  /** etcd's --strict-reconfig-check: refuse a voting change that would lose the quorum. */
+  strictReconfigCheck: boolean;
+  /** etcd's --force-new-cluster: restart as a one-member cluster, keeping the data. */
+  forceNewCluster: boolean;
   snapshotCount: number;
   snapshotCatchUpEntries: number;
   maxWals: number;
@@ -88,6 +116,10 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     advertiseClientUrls: ['http://localhost:2379'],
     heartbeatMs: DEFAULT_HEARTBEAT_MS,
     electionMs: DEFAULT_ELECTION_MS,
+    initialElectionTickAdvance: true,
+    preVote: true,
+    strictReconfigCheck: true,
+    forceNewCluster: false,
     snapshotCount: DEFAULT_SNAPSHOT_COUNT,
     snapshotCatchUpEntries: DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES,
     maxWals: DEFAULT_MAX_WALS,

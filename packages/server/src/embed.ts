@@ -16,6 +16,7 @@ import { leaseService } from './grpc/lease.js';
 import { maintenanceService } from './grpc/maintenance.js';
 import { watchService } from './grpc/watch.js';
 import { idToHex } from './ids.js';
+import { listenPeers, type PeerListeners } from './peer_listener.js';
 import { EtcdServer, type ServerPlugins } from './server.js';
 import { V3Server } from './v3/index.js';
 
@@ -30,6 +31,8 @@ export interface ClientTLSConfig {
 export interface EmbedConfig extends ServerConfig {
   /** URLs to serve clients on (http:// or https://). */
   listenClientUrls: string[];
+  /** URLs to serve peers on (etcd's --listen-peer-urls); none: a member that talks to no one. */
+  listenPeerUrls?: string[];
   clientTls?: ClientTLSConfig;
 }
 
@@ -51,6 +54,8 @@ export interface Etcd {
   readonly v3: V3Server;
   /** The bound client addresses (host:port), in listen order. */
   readonly clientAddresses: string[];
+  /** The bound peer addresses (host:port), in listen order. */
+  readonly peerAddresses: string[];
   /** Stops accepting, lets in-flight calls finish briefly, then stops the member. */
   close(): Promise<void>;
 }
@@ -116,7 +121,10 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
     grpc.addService(e.definition, e.implementation);
 
   const clientAddresses: string[] = [];
+  let peers: PeerListeners | undefined;
   try {
+    // Peers first: publishing needs a leader, and a leader needs the others to hear it.
+    peers = await listenPeers(server, v3, cfg.listenPeerUrls ?? [], cfg.peerTls);
     await server.readyNotify();
     for (const u of urls) {
       const port = await new Promise<number>((resolve, reject) =>
@@ -134,6 +142,7 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
     }
   } catch (err) {
     grpc.forceShutdown();
+    await peers?.close();
     await server.stop();
     throw err;
   }
@@ -150,6 +159,7 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
     server,
     v3,
     clientAddresses,
+    peerAddresses: peers.addresses,
     close: () => {
       closing ??= (async () => {
         // Stop accepting; give calls in flight a moment, then cut the rest.
@@ -164,6 +174,7 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
           });
         });
         await server.stop();
+        await peers?.close();
       })();
       return closing;
     },

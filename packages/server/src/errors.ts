@@ -2,7 +2,7 @@ import { rpctypes } from '@etcd-ts/api';
 import * as auth from '@etcd-ts/auth';
 import * as lease from '@etcd-ts/lease';
 import * as mvcc from '@etcd-ts/mvcc';
-import { type Metadata, type ServiceError, status as Status } from '@grpc/grpc-js';
+import { type Metadata, status as Status } from '@grpc/grpc-js';
 
 /**
  * A server error with etcd's exact message and the gRPC status code etcd's v3rpc layer
@@ -44,10 +44,28 @@ export const Errors = {
   timeout: e(rpctypes.ErrGRPCTimeout),
   badLeaderTransferee: e(rpctypes.ErrGRPCBadLeaderTransferee),
   notCapable: e(rpctypes.ErrGRPCNotCapable),
+  unhealthy: e(rpctypes.ErrGRPCUnhealthy),
+  notSupportedForLearner: e(rpctypes.ErrGRPCNotSupportedForLearner),
   invalidAuthToken: e(rpctypes.ErrGRPCInvalidAuthToken),
   invalidDowngradeTargetVersion: e(rpctypes.ErrGRPCInvalidDowngradeTargetVersion),
   noInflightDowngrade: e(rpctypes.ErrGRPCNoInflightDowngrade),
 } as const;
+
+/** A committed membership change that does not fit the membership (etcd's membership errors). */
+export class MembershipError extends Error {
+  private constructor(message: string) {
+    super(message);
+    this.name = 'MembershipError';
+  }
+  static idRemoved = () => new MembershipError('membership: ID removed');
+  static idExists = () => new MembershipError('membership: ID exists');
+  static idNotFound = () => new MembershipError('membership: ID not found');
+  static peerURLExists = () => new MembershipError('membership: peerURL exists');
+  static memberNotLearner = () =>
+    new MembershipError('membership: can only promote a learner member');
+  static tooManyLearners = () =>
+    new MembershipError('membership: too many learner members in cluster');
+}
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -85,8 +103,25 @@ const byClass = new Map<ErrorClass, rpctypes.RpcError>([
   [auth.AuthOldRevisionError, rpctypes.ErrGRPCAuthOldRevision],
 ]);
 
-function grpcError(code: Status, message: string): Partial<ServiceError> {
-  return { code, details: message, message } as Partial<ServiceError>;
+/** The membership errors, one class with etcd's texts (etcd's toGRPCErrorMap). */
+const byMembershipText = new Map<string, rpctypes.RpcError>([
+  [MembershipError.idRemoved().message, rpctypes.ErrGRPCMemberNotFound],
+  [MembershipError.idNotFound().message, rpctypes.ErrGRPCMemberNotFound],
+  [MembershipError.idExists().message, rpctypes.ErrGRPCMemberExist],
+  [MembershipError.peerURLExists().message, rpctypes.ErrGRPCPeerURLExist],
+  [MembershipError.memberNotLearner().message, rpctypes.ErrGRPCMemberNotLearner],
+  [MembershipError.tooManyLearners().message, rpctypes.ErrGRPCTooManyLearners],
+]);
+
+/** What goes out for an error: its gRPC status code and etcd's text. */
+export interface GrpcErrorFields {
+  code: Status;
+  details: string;
+  message: string;
+}
+
+function grpcError(code: Status, message: string): GrpcErrorFields {
+  return { code, details: message, message };
 }
 
 /**
@@ -94,10 +129,13 @@ function grpcError(code: Status, message: string): Partial<ServiceError> {
  * as they are, the errors of mvcc, the lessor and the auth store as their rpctypes entry,
  * anything else as Unknown with its message.
  */
-export function toGrpcError(err: unknown): Partial<ServiceError> {
+export function toGrpcError(err: unknown): GrpcErrorFields {
   if (err instanceof EtcdServerError) return grpcError(err.grpcCode, err.message);
   if (!(err instanceof Error)) return grpcError(Status.UNKNOWN, String(err));
-  const entry = byClass.get(err.constructor as ErrorClass);
+  const entry =
+    err instanceof MembershipError
+      ? byMembershipText.get(err.message)
+      : byClass.get(Object.getPrototypeOf(err)?.constructor);
   if (entry !== undefined) return grpcError(entry.code, entry.message);
   return grpcError(Status.UNKNOWN, err.message);
 }

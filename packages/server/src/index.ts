@@ -50,14 +50,9 @@ export {
   parseInitialCluster,
   RaftCluster,
 } from './membership.js';
-export type { Transport } from './raft_node.js';
+export { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, type Proposed } from './proposals.js';
 export type { RaftResponses } from './responses.js';
-export {
-  EtcdServer,
-  MAX_GAP_BETWEEN_APPLY_AND_COMMIT,
-  type Proposed,
-  type ServerPlugins,
-} from './server.js';
+export { EtcdServer, type ServerPlugins } from './server.js';
 export { anonymous, type Caller, callerAs } from './v3/caller.js';
 export { V3Server } from './v3/index.js';
 export { SNAPSHOT_SEND_BUFFER_BYTES } from './v3/maintenance.js';

@@ -32,6 +32,20 @@ export function memberToJson(m: Member): string {
   return `{${parts.join(',')}}`;
 }
 
+/** A member list as etcd's peers serve it (GET /members): a JSON array of members. */
+export function memberListToJson(members: readonly Member[]): string {
+  return `[${members.map(memberToJson).join(',')}]`;
+}
+
+/** Reads a member list as etcd's peers serve it (ids beyond 2^53 taken from the text). */
+export function memberListFromJson(text: string): Member[] {
+  const body = text.trim();
+  if (!body.startsWith('[') || !body.endsWith(']'))
+    throw new Error(`membership: not a member list: ${body.slice(0, 200)}`);
+  // Each member object: split at the top level (member JSON holds no nested objects).
+  return (body.slice(1, -1).match(/\{[^{}]*\}/g) ?? []).map(memberFromJson);
+}
+
 /** Reads etcd's member JSON (ids may exceed 2^53: taken from the text, not from a number). */
 export function memberFromJson(text: string): Member {
   const idMatch = /"id"\s*:\s*(\d+)/.exec(text);

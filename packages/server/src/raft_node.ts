@@ -7,10 +7,13 @@ import {
   type HardState,
   type MemoryStorage,
   type Message,
+  MessageType,
   NONE,
   type RawNode,
   type ReadState,
   type Ready,
+  type Snapshot,
+  SnapshotStatus,
   StateType,
 } from '@etcd-ts/raft';
 import { purgeSegments, type Snapshotter, type WAL } from '@etcd-ts/wal';
@@ -19,16 +22,13 @@ import type { Clock, Timer } from './clock.js';
 import type { Logger, ServerConfig } from './config.js';
 import { invariant } from './invariant.js';
 
-/** Sends raft messages to the other members (the peer transport; a single member has none). */
+/**
+ * Sends raft messages to the other members (the peer transport); never blocks. MsgSnap
+ * messages go to `sendSnapshot` instead, with the database that must follow them.
+ */
 export interface Transport {
   send(msgs: Message[]): void;
-  stop(): Promise<void>;
 }
-
-export const noTransport: Transport = {
-  send() {},
-  async stop() {},
-};
 
 /** How often WAL segments and snapshot files beyond the limits are purged. */
 const PURGE_INTERVAL_MS = 30_000;
@@ -57,6 +57,13 @@ export interface RaftNodeDeps {
   snapshotIndex: number;
   /** The membership a raft snapshot carries (etcd 3.4's v2 store). */
   snapshotData(): Uint8Array;
+  /** A MsgSnap raft wants sent: the member streams its database after it (etcd's msgSnapC). */
+  sendSnapshot(m: Message): void;
+  /**
+   * A snapshot from the leader, persisted: install its database and reload the stores
+   * (etcd's applySnapshot), before any entry after it is applied.
+   */
+  installSnapshot(snap: Snapshot): Promise<void>;
   /** Leadership or this member's role changed. */
   onSoftState(lead: bigint, state: StateType): void;
   onReadStates(states: readonly ReadState[]): void;
@@ -95,16 +102,20 @@ export class RaftNode {
     this.snapshotIndex = d.snapshotIndex;
   }
 
-  /** Starts ticking; a lone voter campaigns at once rather than after an election timeout. */
-  start(electionTick: number, alone: boolean): void {
-    // etcd's adjustTicks.
-    if (alone) for (let i = 0; i < electionTick - 1; i++) this.d.rn.tick();
+  /** Starts ticking (etcd's adjustTicks may then fast-forward the first election). */
+  start(): void {
     this.ticker = this.d.clock.every(this.d.cfg.heartbeatMs, () => {
       this.d.rn.tick();
       this.kick();
     });
     this.purgeTimer = this.d.clock.every(PURGE_INTERVAL_MS, () => void this.purgeFiles());
     this.purgeTimer.unref();
+    this.kick();
+  }
+
+  /** Moves raft's clock `ticks` heartbeats on at once (etcd's advanceTicks). */
+  advanceTicks(ticks: number): void {
+    for (let i = 0; i < ticks; i++) this.d.rn.tick();
     this.kick();
   }
 
@@ -119,6 +130,35 @@ export class RaftNode {
   proposeConfChange(cc: ConfChange): void {
     this.d.rn.proposeConfChange(cc);
     this.kick();
+  }
+
+  /** A message from a peer (etcd's raftNode.Process → Step). */
+  step(m: Message): void {
+    this.d.rn.step(m);
+    this.kick();
+  }
+
+  reportUnreachable(id: bigint): void {
+    this.d.rn.reportUnreachable(id);
+    this.kick();
+  }
+
+  reportSnapshot(id: bigint, failed: boolean): void {
+    this.d.rn.reportSnapshot(
+      id,
+      failed ? SnapshotStatus.SnapshotFailure : SnapshotStatus.SnapshotFinish,
+    );
+    this.kick();
+  }
+
+  /** How far each member's log matches the leader's (on the leader only; else empty). */
+  progress(): Map<bigint, { match: number }> {
+    return this.d.rn.status().progress;
+  }
+
+  /** The commit index the leader has (raft's view, maybe ahead of what was persisted). */
+  get raftCommit(): number {
+    return this.d.rn.status().hardState.commit;
   }
 
   readIndex(ctx: Uint8Array): void {
@@ -186,7 +226,7 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    const { wal, storage, snapshotter, transport } = this.d;
+    const { wal, storage, snapshotter } = this.d;
     if (rd.softState !== undefined) {
       this.lead = rd.softState.lead;
       this.state = rd.softState.raftState;
@@ -195,7 +235,7 @@ export class RaftNode {
     if (rd.readStates.length > 0) this.d.onReadStates(rd.readStates);
     const isLeader = this.isLeader;
     // The leader may send before its own disk write: followers persist in parallel.
-    if (isLeader && rd.messages.length > 0) transport.send(rd.messages);
+    if (isLeader && rd.messages.length > 0) this.send(rd.messages);
     const snap =
       rd.snapshot !== undefined && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
     if (snap !== undefined) {
@@ -211,21 +251,30 @@ export class RaftNode {
     }
     if (snap !== undefined) {
       storage.applySnapshot(snap);
-      // The backend is not restored from a peer's snapshot yet: the applier's gap check
-      // stops this member at the next committed entry rather than let it skip entries.
-      this.d.lg.error(
-        { index: snap.metadata.index },
-        'received a raft snapshot from the leader: restoring a backend from a peer needs the peer transport',
-      );
+      // Everything up to the snapshot comes with it: the database, then the membership.
+      await this.d.installSnapshot(snap);
+      this.d.applier.restoredTo(snap.metadata.index, snap.metadata.term, snap.metadata.confState);
+      this.confState = snap.metadata.confState;
+      this.snapshotIndex = snap.metadata.index;
     }
     if (rd.entries.length > 0) storage.append(rd.entries);
-    if (!isLeader && rd.messages.length > 0) transport.send(rd.messages);
+    if (!isLeader && rd.messages.length > 0) this.send(rd.messages);
     this.d.applier.applyEntries(rd.committedEntries);
     const last = rd.committedEntries.at(-1);
     if (last !== undefined && last.index > this.committedIndex) this.committedIndex = last.index;
     if (this.hardState.commit > this.committedIndex) this.committedIndex = this.hardState.commit;
     const latest = this.d.applier.latestConfState;
     if (latest !== undefined) this.confState = latest;
+  }
+
+  /** Hands MsgSnap to the member (it streams the database after it), the rest to the transport. */
+  private send(msgs: Message[]): void {
+    const rest: Message[] = [];
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgSnap) this.d.sendSnapshot(m);
+      else rest.push(m);
+    }
+    if (rest.length > 0) this.d.transport.send(rest);
   }
 
   // ---- snapshots and purging ----
@@ -293,7 +342,6 @@ export class RaftNode {
 
   /** Closes the WAL (after stop). */
   async close(): Promise<void> {
-    await this.d.transport.stop();
     await this.d.wal.close();
   }
 }

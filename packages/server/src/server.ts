@@ -1,48 +1,42 @@
-import { etcdserverpb } from '@etcd-ts/api';
+import type { etcdserverpb } from '@etcd-ts/api';
 import type { AuthInfo, AuthStore } from '@etcd-ts/auth';
 import { type Backend, BackendQuota } from '@etcd-ts/backend';
 import type { Lessor } from '@etcd-ts/lease';
 import type { WatchableStore } from '@etcd-ts/mvcc';
-import { type ConfChange, ErrProposalDropped, NONE, StateType } from '@etcd-ts/raft';
+import { type ConfChange, NONE, StateType } from '@etcd-ts/raft';
 import type { AlarmStore } from './alarms.js';
-import { Applier, type ApplyResult } from './apply/applier.js';
+import { Applier } from './apply/applier.js';
 import { rootHeader } from './apply/auth.js';
-import { revokeExpiredLeases, startAutoCompactor } from './background.js';
+import { adjustTicks, revokeExpiredLeases, startAutoCompactor } from './background.js';
 import { bootstrap } from './bootstrap.js';
-import { type Clock, realClock, sleep, withTimeout } from './clock.js';
+import { type Clock, realClock } from './clock.js';
 import type { AutoCompactor } from './compactor.js';
 import {
-  CLUSTER_VERSION,
   type Logger,
+  MIN_CLUSTER_VERSION,
   READ_INDEX_RETRY_MS,
   requestTimeoutMs,
+  SERVER_VERSION,
   type ServerConfig,
 } from './config.js';
 import { Errors } from './errors.js';
 import { idToHex, RequestIdGenerator } from './ids.js';
 import type { Member, RaftCluster } from './membership.js';
-import { noTransport, RaftNode, type Transport } from './raft_node.js';
+import { Peers } from './peers.js';
+import { type Proposed, Proposer } from './proposals.js';
+import { Publisher } from './publish.js';
+import { RaftNode } from './raft_node.js';
 import { type AppliedIndexWaiters, LinearizableReads } from './read_index.js';
 import type { RaftResponses } from './responses.js';
-import { Wait } from './wait.js';
+import { installSnapshot } from './snapshot_install.js';
 
 type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
 type ResponseHeader = etcdserverpb.ResponseHeader;
 
-/** etcd's maxGapBetweenApplyAndCommitIndex: beyond it proposals get "too many requests". */
-export const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000;
-
 /** What a member takes besides its configuration. */
 export interface ServerPlugins {
-  transport?: Transport;
   /** Time for everything in the member (default: the process's clock). */
   clock?: Clock;
-}
-
-/** A request kind's response, and for a compaction the promise of its physical removal. */
-export interface Proposed<K extends keyof RaftResponses> {
-  resp: RaftResponses[K];
-  physc?: Promise<void>;
 }
 
 /**
@@ -65,14 +59,16 @@ export class EtcdServer {
   readonly authStore: AuthStore;
   readonly requestTimeout: number;
   private readonly node: RaftNode;
+  /** The peer transport and this member's side of it. */
+  readonly peers: Peers;
   private readonly applier: Applier;
   private readonly reads: LinearizableReads;
+  private readonly publisher: Publisher;
   private readonly appliedWaiters: AppliedIndexWaiters;
   private readonly reqIds: RequestIdGenerator;
-  private readonly wait = new Wait<ApplyResult>();
-  private readonly readyListeners: Array<() => void> = [];
+  private readonly proposer: Proposer;
+  private readonly stopListeners: Array<() => void> = [];
   private readonly leaderListeners = new Set<() => void>();
-  private published = false;
   private compactor: AutoCompactor | undefined;
   private stopLessor: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
@@ -80,21 +76,17 @@ export class EtcdServer {
   private fatalError: Error | undefined;
   private lastLead: bigint = NONE;
   private readonly electionTick: number;
+  private readonly remotes: Member[];
 
   /** Starts a member from `cfg.dataDir` (see bootstrap) and its raft loop. */
   static async start(cfg: ServerConfig, plugins: ServerPlugins = {}): Promise<EtcdServer> {
     const clock = plugins.clock ?? realClock;
-    const s = new EtcdServer(cfg, clock, await bootstrap(cfg, clock), plugins);
+    const s = new EtcdServer(cfg, clock, await bootstrap(cfg, clock));
     s.run();
     return s;
   }
 
-  private constructor(
-    cfg: ServerConfig,
-    clock: Clock,
-    b: Awaited<ReturnType<typeof bootstrap>>,
-    plugins: ServerPlugins,
-  ) {
+  private constructor(cfg: ServerConfig, clock: Clock, b: Awaited<ReturnType<typeof bootstrap>>) {
     this.cfg = cfg;
     this.lg = cfg.logger;
     this.clock = clock;
@@ -117,14 +109,46 @@ export class EtcdServer {
       cluster: b.cluster,
       lg: this.lg,
       applyConfChangeToRaft: (cc) => this.node.applyConfChange(cc),
-      trigger: (id, result) => this.wait.trigger(id, result),
+      trigger: (id, result) => this.proposer.trigger(id, result),
       appliedIndex: b.appliedIndex,
       appliedTerm: b.appliedTerm,
+    });
+    this.peers = new Peers({
+      localId: b.memberId,
+      cluster: b.cluster,
+      backend: b.backend,
+      snapDir: b.snapDir,
+      peerUrls: cfg.initialAdvertisePeerUrls,
+      versions: {
+        server: SERVER_VERSION,
+        minCluster: MIN_CLUSTER_VERSION,
+        cluster: () => this.cluster.version,
+      },
+      ...(b.peerTls === undefined ? {} : { tls: b.peerTls }),
+      noSync: cfg.unsafeNoFsync,
+      lg: this.lg,
+      clock,
+      onRemoved: (err) => this.stopRemoved(String(err)),
     });
     this.node = new RaftNode({
       ...b,
       applier: this.applier,
-      transport: plugins.transport ?? noTransport,
+      transport: this.peers,
+      sendSnapshot: (m) =>
+        this.peers.sendSnapshot(
+          m,
+          { index: this.applier.appliedIndex, term: this.applier.appliedTerm },
+          this.cluster.snapshotData(),
+        ),
+      installSnapshot: (snap) =>
+        installSnapshot(
+          {
+            ...b,
+            noSync: cfg.unsafeNoFsync,
+            lg: this.lg,
+          },
+          snap,
+        ),
       clock,
       lg: this.lg,
       cfg,
@@ -147,14 +171,73 @@ export class EtcdServer {
       applied: b.appliedWaiters,
     });
     this.electionTick = b.electionTick;
+    this.remotes = b.remotes;
+    this.proposer = new Proposer({
+      clock,
+      reqIds: this.reqIds,
+      requestTimeoutMs: this.requestTimeout,
+      maxRequestBytes: cfg.maxRequestBytes,
+      applyLag: () => this.node.committed - this.applier.appliedIndex,
+      hasLeader: () => this.node.leader !== NONE,
+      checkRunning: () => this.checkRunning(),
+      isStopping: () => this.isStopping,
+      propose: (data) => this.node.propose(data),
+      proposeConfChange: (cc) => this.node.proposeConfChange(cc),
+    });
+    this.publisher = new Publisher({
+      lg: this.lg,
+      clock,
+      cfg,
+      memberId: b.memberId,
+      cluster: b.cluster,
+      requestTimeout: this.requestTimeout,
+      isStopping: () => this.isStopping,
+      isLeader: () => this.isLeader(),
+      hasLeader: () => this.node.leader !== NONE,
+      setClusterVersion: (ver) => this.raftRequest('clusterVersionSet', { ver }),
+      publishAttributes: (name, clientUrls) =>
+        this.raftRequest('clusterMemberAttrSet', {
+          memberID: this.memberId,
+          memberAttributes: { name, clientUrls },
+        }),
+      onPublished: () => {
+        this.compactor ??= startAutoCompactor(
+          cfg,
+          {
+            rev: () => this.kv.rev(),
+            isLeader: () => this.isLeader(),
+            compact: async (revision) => {
+              await this.raftRequest('compaction', { revision, physical: false }, this.rootUser());
+            },
+          },
+          this.lg,
+          clock,
+        );
+      },
+    });
   }
 
   private run(): void {
-    const voters = [...this.cluster.members.values()].filter((m) => !m.isLearner).length;
+    this.peers.attach(this.node);
+    this.peers.addRemotes(this.remotes);
+    this.peers.syncMembers();
+    this.node.start();
+    // Alone: the only voter, as the membership says, or as --initial-cluster says while the
+    // bootstrap entries of a new cluster have not applied yet.
+    const voters = [...this.cluster.members.values()].filter((m) => !m.isLearner);
     const alone =
-      voters <= 1 &&
-      (this.cluster.members.size === 0 || this.cluster.members.has(this.memberId) || voters === 0);
-    this.node.start(this.electionTick, alone);
+      this.cluster.members.size > 0
+        ? voters.length === 1 && voters[0]!.id === this.memberId
+        : this.cfg.initialClusterState === 'new' && this.cfg.initialCluster.size === 1;
+    if (this.cfg.initialElectionTickAdvance)
+      void adjustTicks({
+        alone,
+        electionTick: this.electionTick,
+        clock: this.clock,
+        isStopping: () => this.isStopping,
+        activePeers: () => this.peers.transport.activePeers(),
+        advanceTicks: (n) => this.node.advanceTicks(n),
+      });
     this.lessor.setCheckpointer(async (req) => {
       await this.raftRequest('leaseCheckpoint', req);
     });
@@ -204,105 +287,25 @@ export class EtcdServer {
 
   private onApplied(index: number): void {
     this.appliedWaiters.advance(index);
-    if (!this.published && this.node.leader !== NONE) this.publish();
-  }
-
-  // ---- publishing ----
-
-  private publish(): void {
-    this.published = true;
-    void (async () => {
-      try {
-        if (this.isLeader() && this.cluster.version === undefined) {
-          this.lg.info(
-            { 'cluster-version': CLUSTER_VERSION },
-            'setting up initial cluster version',
-          );
-          await this.raftRequest('clusterVersionSet', { ver: CLUSTER_VERSION });
-        }
-        const local = this.cluster.member(this.memberId);
-        await this.raftRequest('clusterMemberAttrSet', {
-          memberID: this.memberId,
-          memberAttributes: { name: this.cfg.name, clientUrls: this.cfg.advertiseClientUrls },
-        });
-        this.lg.info(
-          {
-            'local-member-id': idToHex(this.memberId),
-            'local-member-attributes': `{Name:${this.cfg.name} ClientURLs:[${this.cfg.advertiseClientUrls.join(' ')}]}`,
-            'request-path': `/0/members/${idToHex(this.memberId)}/attributes`,
-            'cluster-id': idToHex(this.cluster.clusterId),
-            'publish-timeout': `${this.requestTimeout}ms`,
-            'was-member': local !== undefined,
-          },
-          'published local member to cluster through raft',
-        );
-        this.compactor ??= startAutoCompactor(
-          this.cfg,
-          {
-            rev: () => this.kv.rev(),
-            isLeader: () => this.isLeader(),
-            compact: async (revision) => {
-              await this.raftRequest('compaction', { revision, physical: false }, this.rootUser());
-            },
-          },
-          this.lg,
-          this.clock,
-        );
-        for (const l of this.readyListeners.splice(0)) l();
-      } catch (err) {
-        if (this.stopping !== undefined) return;
-        this.lg.warn(
-          { error: String(err) },
-          'failed to publish local member to cluster through raft',
-        );
-        this.published = false;
-        // Try again after an election timeout (a new leader may be on its way).
-        await sleep(this.clock, this.cfg.electionMs);
-        if (!this.published && this.stopping === undefined && this.node.leader !== NONE)
-          this.publish();
-      }
-    })();
+    this.peers.syncMembers();
+    if (this.cluster.removed.has(this.memberId)) this.stopRemoved('removed through raft');
+    this.publisher.maybePublish();
   }
 
   /** Resolves once this member has published itself (etcd's ReadyNotify). */
   readyNotify(): Promise<void> {
-    if (
-      this.published &&
-      this.readyListeners.length === 0 &&
-      this.cluster.member(this.memberId)?.name
-    )
-      return Promise.resolve();
-    return new Promise((resolve) => this.readyListeners.push(resolve));
+    return this.publisher.readyNotify();
   }
 
   // ---- proposals ----
 
-  /**
-   * Proposes one request of kind `kind` as `user` and waits for its apply result (etcd's
-   * processInternalRaftRequestOnce): refuses requests larger than --max-request-bytes
-   * and new work while applying lags far behind committing; times out after the request
-   * timeout.
-   */
-  async propose<K extends keyof RaftResponses>(
+  /** Proposes one request and waits for its apply result (see Proposer.propose). */
+  propose<K extends keyof RaftResponses>(
     kind: K,
     req: InternalRaftRequest[K],
     user?: AuthInfo,
   ): Promise<Proposed<K>> {
-    this.checkRunning();
-    if (this.node.committed - this.applier.appliedIndex > MAX_GAP_BETWEEN_APPLY_AND_COMMIT)
-      throw Errors.tooManyRequests();
-    const id = this.reqIds.next();
-    const r = etcdserverpb.InternalRaftRequest.create();
-    r[kind] = req;
-    r.header = { ID: id, username: user?.username ?? '', authRevision: user?.revision ?? 0 };
-    const data = etcdserverpb.InternalRaftRequest.encode(r).finish();
-    if (data.length > this.cfg.maxRequestBytes) throw Errors.requestTooLarge();
-    const result = await this.waitFor(id, () => this.node.propose(data));
-    if (result.err !== undefined) throw result.err;
-    // The applier answered the request kind it was given (apply/applier.ts dispatch);
-    // Authenticate's token comes as a promise (JWT signing).
-    const resp = (await result.resp) as RaftResponses[K];
-    return result.physc === undefined ? { resp } : { resp, physc: result.physc };
+    return this.proposer.propose(kind, req, user);
   }
 
   /** propose() when only the response matters. */
@@ -311,33 +314,13 @@ export class EtcdServer {
     req: InternalRaftRequest[K],
     user?: AuthInfo,
   ): Promise<RaftResponses[K]> {
-    return (await this.propose(kind, req, user)).resp;
+    return (await this.proposer.propose(kind, req, user)).resp;
   }
 
   /** Proposes a membership change and waits until it is applied; returns the members. */
   async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<Member[]> {
-    this.checkRunning();
-    const id = this.reqIds.next();
-    const result = await this.waitFor(id, () => this.node.proposeConfChange({ ...cc, id }));
-    if (result.err !== undefined) throw result.err;
+    await this.proposer.proposeConfChange(cc);
     return this.cluster.sortedMembers();
-  }
-
-  /** Registers `id`, runs `submit`, and waits for the entry's result or the timeout. */
-  private waitFor(id: bigint, submit: () => void): Promise<ApplyResult> {
-    const done = this.wait.register(id);
-    try {
-      submit();
-    } catch (err) {
-      this.wait.cancel(id);
-      if (err instanceof ErrProposalDropped)
-        throw this.node.leader === NONE ? Errors.noLeader() : Errors.timeout();
-      throw err;
-    }
-    return withTimeout(this.clock, done, this.requestTimeout, () => {
-      this.wait.cancel(id);
-      return this.stopping !== undefined ? Errors.stopped() : Errors.timeout();
-    });
   }
 
   // ---- reads ----
@@ -382,6 +365,24 @@ export class EtcdServer {
     return this.cluster.clusterId;
   }
 
+  /** Each member's replication progress, as the leader sees it (empty elsewhere). */
+  raftProgress(): Map<bigint, { match: number }> {
+    return this.node.progress();
+  }
+
+  /** Whether this member is a learner (it replicates but neither votes nor serves). */
+  isLearner(): boolean {
+    return this.cluster.member(this.memberId)?.isLearner === true;
+  }
+
+  /**
+   * Learners serve only Status and serializable ranges (etcd's isRPCSupportedForLearner):
+   * everything else is refused with "etcdserver: rpc not supported for learner".
+   */
+  assertNotLearner(): void {
+    if (this.isLearner()) throw Errors.notSupportedForLearner();
+  }
+
   /** A response header (etcd's header.fill): revision 0 means the store's current one. */
   header(revision = 0): ResponseHeader {
     return {
@@ -406,30 +407,25 @@ export class EtcdServer {
     return () => this.leaderListeners.delete(l);
   }
 
-  /** Transfers leadership (etcd's MoveLeader) and waits for it to happen. */
-  async moveLeader(target: bigint): Promise<void> {
-    if (!this.isLeader()) throw Errors.notLeader();
-    const m = this.cluster.member(target);
-    if (m === undefined || m.isLearner) throw Errors.badLeaderTransferee();
-    if (target === this.memberId) return;
-    let off: () => void = () => {};
-    const moved = new Promise<void>((resolve) => {
-      off = this.onLeaderChange(() => {
-        if (this.node.leader === target) resolve();
-      });
-    });
+  /** Asks raft to hand leadership to `target` (see Maintenance.moveLeader). */
+  transferLeadership(target: bigint): void {
     this.node.transferLeader(target);
-    try {
-      await withTimeout(this.clock, moved, this.requestTimeout, () => Errors.timeout());
-    } finally {
-      off();
-    }
   }
 
   // ---- lifecycle ----
 
   private checkRunning(): void {
     if (this.stopping !== undefined || this.stopped) throw Errors.stopped();
+  }
+
+  /** This member was removed from the cluster: it stops, with no failure (etcd exits 0). */
+  private stopRemoved(why: string): void {
+    if (this.isStopping) return;
+    this.lg.warn(
+      { 'local-member-id': idToHex(this.memberId), reason: why },
+      'the member has been permanently removed from the cluster',
+    );
+    void this.stop();
   }
 
   private fatal(err: Error): void {
@@ -458,12 +454,14 @@ export class EtcdServer {
       const stopped = Errors.stopped();
       this.reads.stop(stopped);
       this.appliedWaiters.rejectAll(stopped);
-      this.wait.triggerAll({ err: stopped });
+      this.proposer.failAll(stopped);
       this.lessor.stop();
+      await this.peers.stop();
       await this.kv.close();
       await this.backend.close();
       await this.node.close();
       this.lg.info({ 'local-member-id': idToHex(this.memberId) }, 'stopped etcd server');
+      for (const l of this.stopListeners.splice(0)) l();
     })();
     return this.stopping;
   }
@@ -471,6 +469,13 @@ export class EtcdServer {
   /** Whether stop() has begun. */
   get isStopping(): boolean {
     return this.stopping !== undefined;
+  }
+
+  /** Resolves once the member has stopped, whatever stopped it (etcd's StopNotify). */
+  stopNotify(): Promise<void> {
+    return this.stopped
+      ? Promise.resolve()
+      : new Promise((resolve) => this.stopListeners.push(resolve));
   }
 
   get isStopped(): boolean {

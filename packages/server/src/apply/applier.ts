@@ -10,6 +10,7 @@ import {
   decodeConfChangeV2,
   type Entry,
   EntryType,
+  NONE,
 } from '@etcd-ts/raft';
 import type { AlarmStore } from '../alarms.js';
 import type { Logger } from '../config.js';
@@ -21,7 +22,7 @@ import { applyAlarm } from './alarms.js';
 import { applyAuth, checkApplyPermission } from './auth.js';
 import { applyDeleteRange, applyPut, applyRange, applyTxn, revisionHeader } from './kv.js';
 import { applyLeaseCheckpoint, applyLeaseGrant, applyLeaseRevoke } from './lease.js';
-import { applyConfChange, applyMemberAttrSet } from './membership.js';
+import { applyConfChange, applyMemberAttrSet, validateConfChange } from './membership.js';
 import { isTxnReadOnly, requestCost } from './txn.js';
 
 type InternalRaftRequest = etcdserverpb.InternalRaftRequest;
@@ -126,14 +127,24 @@ export class Applier {
         break;
       case EntryType.EntryConfChange: {
         const cc = decodeConfChange(e.data);
-        this.confState = this.d.applyConfChangeToRaft(cc);
+        if (!fresh) {
+          // Applied before a restart: the membership in the backend has it already, but
+          // raft's configuration is rebuilt from the log.
+          this.confState = this.d.applyConfChangeToRaft(cc);
+          break;
+        }
         let result: ApplyResult;
         try {
-          result = { resp: applyConfChange(this.d.cluster, cc, fresh, this.d.lg) };
+          // Checked against the membership as it is now, on every member (etcd's
+          // ValidateConfigurationChange); a change that no longer fits is a no-op to raft.
+          validateConfChange(this.d.cluster, cc);
+          this.confState = this.d.applyConfChangeToRaft(cc);
+          result = { resp: applyConfChange(this.d.cluster, cc, true, this.d.lg) };
         } catch (err) {
+          this.confState = this.d.applyConfChangeToRaft({ ...cc, nodeId: NONE });
           result = { err: err instanceof Error ? err : new Error(String(err)) };
         }
-        if (fresh) kv.setConsistentIndex(e.index, e.term);
+        kv.setConsistentIndex(e.index, e.term);
         this.d.trigger(cc.id, result);
         break;
       }

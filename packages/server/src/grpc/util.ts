@@ -1,10 +1,20 @@
-import type { handleUnaryCall, ServerUnaryCall, ServiceError, sendUnaryData } from '@grpc/grpc-js';
+import {
+  type handleUnaryCall,
+  Metadata,
+  type ServerUnaryCall,
+  type ServiceError,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import { toGrpcError } from '../errors.js';
 
 /** `err` as the ServiceError grpc-js sends (etcd's status code and message). */
 export function serviceError(err: unknown): ServiceError {
   const e = toGrpcError(err);
-  return Object.assign(new Error(e.message), e) as ServiceError;
+  return Object.assign(new Error(e.message), {
+    code: e.code,
+    details: e.details,
+    metadata: new Metadata(),
+  });
 }
 
 /** A unary handler from an async function; any error goes out as etcd's gRPC error. */

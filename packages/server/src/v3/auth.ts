@@ -24,6 +24,7 @@ export class Auth {
     req: InternalRaftRequest[K],
     caller: Caller = anonymous,
   ): Promise<RaftResponses[K]> {
+    this.s.assertNotLearner();
     return this.s.filled(await this.s.raftRequest(kind, req, await caller.authInfo()));
   }
 
@@ -31,6 +32,7 @@ export class Auth {
     req: etcdserverpb.AuthUserAddRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.AuthUserAddResponse> {
+    this.s.assertNotLearner();
     const ai = await caller.authInfo();
     const r = req.options?.noPassword === true ? req : await this.hashed(req);
     return this.s.filled(await this.s.raftRequest('authUserAdd', r, ai));
@@ -40,6 +42,7 @@ export class Auth {
     req: etcdserverpb.AuthUserChangePasswordRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.AuthUserChangePasswordResponse> {
+    this.s.assertNotLearner();
     const ai = await caller.authInfo();
     const r = await this.hashed(req);
     return this.s.filled(await this.s.raftRequest('authUserChangePassword', r, ai));
@@ -59,6 +62,7 @@ export class Auth {
   async authenticate(
     req: etcdserverpb.AuthenticateRequest,
   ): Promise<etcdserverpb.AuthenticateResponse> {
+    this.s.assertNotLearner();
     const store = this.s.authStore;
     for (;;) {
       const checked = await store.checkPassword(req.name, req.password);

@@ -26,6 +26,7 @@ export class KV {
     req: etcdserverpb.RangeRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.RangeResponse> {
+    if (!req.serializable) this.s.assertNotLearner();
     checkKey(req.key);
     this.s.authStore.isRangePermitted(await caller.authInfo(), req.key, req.rangeEnd);
     if (!req.serializable) await this.s.linearizableReadNotify();
@@ -36,6 +37,7 @@ export class KV {
     req: etcdserverpb.PutRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.PutResponse> {
+    this.s.assertNotLearner();
     checkPutRequest(req);
     await checkQuota(this.s, { put: req });
     return this.s.filled(await this.s.raftRequest('put', req, await caller.authInfo()));
@@ -45,6 +47,7 @@ export class KV {
     req: etcdserverpb.DeleteRangeRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.DeleteRangeResponse> {
+    this.s.assertNotLearner();
     checkKey(req.key);
     return this.s.filled(await this.s.raftRequest('deleteRange', req, await caller.authInfo()));
   }
@@ -53,6 +56,7 @@ export class KV {
     req: etcdserverpb.TxnRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.TxnResponse> {
+    this.s.assertNotLearner();
     validateTxnRequest(req, this.s.cfg.maxTxnOps);
     const ai = await caller.authInfo();
     let resp: etcdserverpb.TxnResponse;
@@ -71,6 +75,7 @@ export class KV {
     req: etcdserverpb.CompactionRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.CompactionResponse> {
+    this.s.assertNotLearner();
     const { resp, physc } = await this.s.propose('compaction', req, await caller.authInfo());
     if (req.physical && physc !== undefined) {
       await physc;

@@ -6,6 +6,7 @@ import { boltSnapshotFormat, type SnapshotFormat } from '@etcd-ts/backend';
 import { NONE } from '@etcd-ts/raft';
 import { status as Status } from '@grpc/grpc-js';
 import { alarmString } from '../alarms.js';
+import { withTimeout } from '../clock.js';
 import { SERVER_VERSION } from '../config.js';
 import { Errors, EtcdServerError } from '../errors.js';
 import type { EtcdServer } from '../server.js';
@@ -32,6 +33,7 @@ export class Maintenance {
     req: etcdserverpb.AlarmRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.AlarmResponse> {
+    this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
     const resp = await this.s.raftRequest('alarm', req);
     return { ...resp, header: this.s.header() };
@@ -57,6 +59,7 @@ export class Maintenance {
   }
 
   async defragment(caller: Caller = anonymous): Promise<etcdserverpb.DefragmentResponse> {
+    this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
     this.s.lg.info({}, 'starting defragment');
     await this.s.backend.defrag();
@@ -65,6 +68,7 @@ export class Maintenance {
   }
 
   async hash(caller: Caller = anonymous): Promise<etcdserverpb.HashResponse> {
+    this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
     const h = this.s.kv.hash();
     return { header: this.s.header(h.rev), hash: h.hash };
@@ -74,6 +78,7 @@ export class Maintenance {
     req: etcdserverpb.HashKVRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.HashKVResponse> {
+    this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
     const h = this.s.kv.hashByRev(req.revision);
     return { header: this.s.header(h.rev), hash: h.hash, compactRevision: h.compactRev };
@@ -83,9 +88,31 @@ export class Maintenance {
     req: etcdserverpb.MoveLeaderRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.MoveLeaderResponse> {
+    this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
-    await this.s.moveLeader(req.targetID);
+    await this.moveLeaderTo(req.targetID);
     return { header: this.s.header() };
+  }
+
+  /** Transfers leadership (etcd's MoveLeader) and waits until the target leads. */
+  async moveLeaderTo(target: bigint): Promise<void> {
+    const s = this.s;
+    if (!s.isLeader()) throw Errors.notLeader();
+    const m = s.cluster.member(target);
+    if (m === undefined || m.isLearner) throw Errors.badLeaderTransferee();
+    if (target === s.memberId) return;
+    let off: () => void = () => {};
+    const moved = new Promise<void>((resolve) => {
+      off = s.onLeaderChange(() => {
+        if (s.leaderId === target) resolve();
+      });
+    });
+    s.transferLeadership(target);
+    try {
+      await withTimeout(s.clock, moved, s.requestTimeout, () => Errors.timeout());
+    } finally {
+      off();
+    }
   }
 
   /** Downgrades are validated as etcd 3.5 does, then refused: etcd-ts cannot run as 3.4. */
@@ -93,6 +120,7 @@ export class Maintenance {
     req: etcdserverpb.DowngradeRequest,
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.DowngradeResponse> {
+    this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
     if (req.action === etcdserverpb.DowngradeRequest_DowngradeAction.CANCEL)
       throw Errors.noInflightDowngrade();
@@ -113,6 +141,7 @@ export class Maintenance {
    * in SNAPSHOT_SEND_BUFFER_BYTES blobs counting remaining_bytes down, and last the sha256.
    */
   async *snapshot(caller: Caller = anonymous): AsyncGenerator<etcdserverpb.SnapshotResponse> {
+    this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
     const { file, size } = await this.writeSnapshotFile();
     this.s.lg.info({ 'total-bytes': size }, 'sending database snapshot to client');

@@ -13,6 +13,7 @@ export class Watch {
   constructor(private readonly s: EtcdServer) {}
 
   newStream(): WatchStream {
+    this.s.assertNotLearner();
     return this.s.kv.newWatchStream();
   }
 
