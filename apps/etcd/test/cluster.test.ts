@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import {
   type ClusterMember,
+  DEBIAN_ETCDCTL_BIN,
   type EtcdCluster,
   freePort,
   inCI,
@@ -11,7 +15,7 @@ import {
 } from '@etcd-ts/testing';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ETCD_TS_BIN } from './helpers.js';
+import { ETCD_TS_BIN, run } from './helpers.js';
 
 // Real multi-member clusters on loopback: apps/etcd by default; CLUSTER_BIN=/usr/bin/etcd
 // runs the same scenarios against etcd 3.4 (how these tests were checked).
@@ -304,6 +308,114 @@ describe('a three-member cluster', () => {
       expect((await getAll(c1, 'after-promote', false)).count).toBe(1);
     } finally {
       await learner.kill();
+    }
+  });
+
+  it('hands leadership over when its leader is asked to stop (SIGTERM)', async () => {
+    cluster = await startCluster({
+      bin: BIN,
+      size: 3,
+      args: ['--heartbeat-interval=100', '--election-timeout=2000'],
+    });
+    const leader = await leaderOf(cluster.members);
+    await put(connect(leader), 'k', 'v');
+    await leader.proc!.stop();
+    leader.proc = undefined;
+    const rest = cluster.members.filter((m) => m !== leader);
+    // A handed-over leadership is there at once; an election would take 2 s or more.
+    const started = Date.now();
+    const next = await leaderOf(rest);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await put(connect(next), 'k2', 'v');
+  });
+});
+
+describe('five members', () => {
+  it('bootstrap from --initial-cluster and serve the same data on every member', async () => {
+    cluster = await startCluster({ bin: BIN, size: 5, args: ARGS });
+    const all = cluster.members.map(connect);
+    for (let i = 0; i < 25; i++) await put(all[i % 5]!, `f${i}`, `${i}`);
+    const ids = new Set<bigint>();
+    for (const c of all) {
+      expect((await getAll(c, 'f', false)).count).toBe(25);
+      ids.add((await status(c)).header!.memberId);
+    }
+    expect(ids.size).toBe(5);
+    const list = await rpc(all[0]!.cluster, all[0]!.cluster.memberList, { linearizable: false });
+    expect(list.members.map((m) => m.name).sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+  });
+});
+
+describe('restoring a cluster from a snapshot', () => {
+  it("starts three members from etcdctl snapshot restore of one member's snapshot", async () => {
+    if (!realEtcdAvailable(DEBIAN_ETCDCTL_BIN)) {
+      if (inCI) throw new Error(`${DEBIAN_ETCDCTL_BIN} is missing`);
+      return;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'etcd-ts-restore-'));
+    try {
+      cluster = await startCluster({ bin: BIN, size: 3, args: ARGS });
+      const c1 = connect(cluster.members[0]!);
+      for (let i = 0; i < 30; i++) await put(c1, `r${i}`, `${i}`);
+      const file = join(dir, 'snap.db');
+      const saved = await run(DEBIAN_ETCDCTL_BIN, [
+        `--endpoints=${cluster.members[0]!.endpoint}`,
+        'snapshot',
+        'save',
+        file,
+      ]);
+      expect(saved.code, saved.stderr).toBe(0);
+      await cluster.stop();
+      cluster = undefined;
+      // Restore as a new 3-member cluster on fresh ports, one data dir per member.
+      const ports = [];
+      for (let i = 0; i < 3; i++) ports.push({ client: await freePort(), peer: await freePort() });
+      const initial = ports.map((p, i) => `r${i + 1}=http://127.0.0.1:${p.peer}`).join(',');
+      for (let i = 0; i < 3; i++) {
+        const r = await run(DEBIAN_ETCDCTL_BIN, [
+          'snapshot',
+          'restore',
+          file,
+          `--name=r${i + 1}`,
+          `--data-dir=${join(dir, `r${i + 1}`)}`,
+          `--initial-cluster=${initial}`,
+          '--initial-cluster-token=restored',
+          `--initial-advertise-peer-urls=http://127.0.0.1:${ports[i]!.peer}`,
+        ]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const procs = await Promise.all(
+        ports.map((p, i) =>
+          spawnEtcd({
+            bin: BIN,
+            name: `r${i + 1}`,
+            clientPort: p.client,
+            peerPort: p.peer,
+            dataDir: join(dir, `r${i + 1}`),
+            initialCluster: initial,
+            initialClusterState: 'new',
+            args: [...ARGS, '--initial-cluster-token=restored'],
+            noWait: true,
+          }),
+        ),
+      );
+      try {
+        await Promise.all(procs.map((p) => p.ready));
+        for (const p of ports) {
+          const c = clients(`127.0.0.1:${p.client}`);
+          open.push(c);
+          expect((await getAll(c, 'r', false)).count).toBe(30);
+        }
+        const c = clients(`127.0.0.1:${ports[0]!.client}`);
+        open.push(c);
+        const list = await rpc(c.cluster, c.cluster.memberList, { linearizable: false });
+        expect(list.members.map((m) => m.name).sort()).toEqual(['r1', 'r2', 'r3']);
+        await put(c, 'after-restore', '1');
+      } finally {
+        await Promise.all(procs.map((p) => p.kill()));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

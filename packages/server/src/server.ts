@@ -21,6 +21,7 @@ import {
 } from './config.js';
 import { Errors } from './errors.js';
 import { idToHex, RequestIdGenerator } from './ids.js';
+import { transferLeadershipOnStop } from './leadership.js';
 import type { Member, RaftCluster } from './membership.js';
 import { Peers } from './peers.js';
 import { type Proposed, Proposer } from './proposals.js';
@@ -407,9 +408,14 @@ export class EtcdServer {
     return () => this.leaderListeners.delete(l);
   }
 
-  /** Asks raft to hand leadership to `target` (see Maintenance.moveLeader). */
+  /** Asks raft to hand leadership to `target` (see leadership.ts). */
   transferLeadership(target: bigint): void {
     this.node.transferLeader(target);
+  }
+
+  /** When the peer's streams came up (clock ms), 0 while it is not connected. */
+  activeSince(id: bigint): number {
+    return this.peers.transport.activeSince(id);
   }
 
   // ---- lifecycle ----
@@ -447,6 +453,9 @@ export class EtcdServer {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // A healthy leader hands over first; one that failed or was removed just stops.
+      if (this.fatalError === undefined && !this.cluster.removed.has(this.memberId))
+        await transferLeadershipOnStop(this);
       this.compactor?.stop();
       this.stopLessor?.();
       await this.node.stop();

@@ -6,9 +6,9 @@ import { boltSnapshotFormat, type SnapshotFormat } from '@etcd-ts/backend';
 import { NONE } from '@etcd-ts/raft';
 import { status as Status } from '@grpc/grpc-js';
 import { alarmString } from '../alarms.js';
-import { withTimeout } from '../clock.js';
 import { SERVER_VERSION } from '../config.js';
 import { Errors, EtcdServerError } from '../errors.js';
+import { moveLeader } from '../leadership.js';
 import type { EtcdServer } from '../server.js';
 import { anonymous, type Caller } from './caller.js';
 
@@ -90,29 +90,8 @@ export class Maintenance {
   ): Promise<etcdserverpb.MoveLeaderResponse> {
     this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
-    await this.moveLeaderTo(req.targetID);
+    await moveLeader(this.s, req.targetID);
     return { header: this.s.header() };
-  }
-
-  /** Transfers leadership (etcd's MoveLeader) and waits until the target leads. */
-  async moveLeaderTo(target: bigint): Promise<void> {
-    const s = this.s;
-    if (!s.isLeader()) throw Errors.notLeader();
-    const m = s.cluster.member(target);
-    if (m === undefined || m.isLearner) throw Errors.badLeaderTransferee();
-    if (target === s.memberId) return;
-    let off: () => void = () => {};
-    const moved = new Promise<void>((resolve) => {
-      off = s.onLeaderChange(() => {
-        if (s.leaderId === target) resolve();
-      });
-    });
-    s.transferLeadership(target);
-    try {
-      await withTimeout(s.clock, moved, s.requestTimeout, () => Errors.timeout());
-    } finally {
-      off();
-    }
   }
 
   /** Downgrades are validated as etcd 3.5 does, then refused: etcd-ts cannot run as 3.4. */
