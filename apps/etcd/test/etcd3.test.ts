@@ -1,4 +1,4 @@
-import { type EtcdProcess, startEtcd } from '@etcd-ts/testing';
+import { type EtcdProcess, startCluster, startEtcd } from '@etcd-ts/testing';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_TS_BIN } from './helpers.js';
@@ -159,5 +159,45 @@ describe('npm etcd3 client', () => {
     await client.user('alice').delete();
     await client.role('reader').delete();
     expect((await client.getUsers()).map((u) => u.name)).toEqual(['root']);
+  });
+});
+
+/** The npm etcd3 client fails over to another member of an etcd-ts cluster when its own dies. */
+describe('npm etcd3 client and a three-member cluster', () => {
+  it('keeps writing and reading while the member it talks to is killed', async () => {
+    const cluster = await startCluster({
+      bin: process.env.ETCD3_AGAINST_REAL === '1' ? undefined : ETCD_TS_BIN,
+      size: 3,
+      args: ['--heartbeat-interval=50', '--election-timeout=500'],
+    });
+    const client = new Etcd3({
+      hosts: cluster.members.map((m) => `http://${m.endpoint}`),
+      dialTimeout: 2000,
+    });
+    try {
+      for (let i = 0; i < 10; i++) await client.put(`e/${i}`).value(`${i}`);
+      for (const m of cluster.members) {
+        await cluster.kill(m);
+        // etcd3 retries an unavailable host on the next one; a write that failed under
+        // the kill has an unknown outcome, so each key is written until it is there.
+        for (let i = 0; i < 5; i++) {
+          const key = `e/${m.name}/${i}`;
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await client.put(key).value('1');
+              break;
+            } catch (err) {
+              if (attempt > 20) throw err;
+            }
+          }
+        }
+        expect(await client.getAll().prefix(`e/${m.name}/`).count()).toBe(5);
+        await cluster.restart(m);
+      }
+      expect(await client.getAll().prefix('e/').count()).toBe(25);
+    } finally {
+      client.close();
+      await cluster.stop();
+    }
   });
 });
