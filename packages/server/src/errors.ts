@@ -45,6 +45,7 @@ export const Errors = {
   badLeaderTransferee: e(rpctypes.ErrGRPCBadLeaderTransferee),
   notCapable: e(rpctypes.ErrGRPCNotCapable),
   unhealthy: e(rpctypes.ErrGRPCUnhealthy),
+  leaderChanged: e(rpctypes.ErrGRPCLeaderChanged),
   notSupportedForLearner: e(rpctypes.ErrGRPCNotSupportedForLearner),
   invalidAuthToken: e(rpctypes.ErrGRPCInvalidAuthToken),
   invalidDowngradeTargetVersion: e(rpctypes.ErrGRPCInvalidDowngradeTargetVersion),

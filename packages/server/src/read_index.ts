@@ -148,9 +148,12 @@ export class LinearizableReads {
     }
   }
 
-  /** A new leader: the round in flight asks it at once rather than at the next retry. */
+  /**
+   * A new leader: the round in flight fails with "etcdserver: leader changed", a retryable
+   * error (etcd's requestCurrentIndex), since the old leader's confirmation may never come.
+   */
   onLeaderChange(): void {
-    if (this.round !== undefined) this.d.readIndex(this.round.ctx);
+    if (this.round !== undefined) this.finish(this.round, Errors.leaderChanged());
   }
 
   stop(err: Error): void {
