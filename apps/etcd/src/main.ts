@@ -1,5 +1,5 @@
 import { SERVER_VERSION, startEtcd } from '@etcd-ts/server';
-import { HelpRequested, parseFlags, toEmbedConfig } from './flags.js';
+import { HelpRequested, logSettings, parseFlags, toEmbedConfig } from './flags.js';
 import { createLogger } from './logger.js';
 
 /** Runs the etcd executable: parse flags, start the member, stop on SIGTERM/SIGINT. */
@@ -15,7 +15,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`etcd: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  if (flags.version === 'true') {
+  if (flags.values.version === 'true') {
     process.stdout.write(
       `etcd Version: ${SERVER_VERSION}\nGit SHA: etcd-ts\nGo Version: node${process.versions.node}\nGo OS/Arch: ${process.platform}/${process.arch}\n`,
     );
@@ -23,14 +23,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   let lg: ReturnType<typeof createLogger>;
   let cfg: ReturnType<typeof toEmbedConfig>;
+  const warnings: string[] = [...flags.warnings];
   try {
-    lg = createLogger(flags['log-level']!, flags['log-outputs']!);
-    cfg = { ...toEmbedConfig(flags), logger: undefined as never };
+    const { level, outputs } = logSettings(flags);
+    lg = createLogger(level, outputs);
+    cfg = { ...toEmbedConfig(flags, warnings), logger: undefined as never };
   } catch (err) {
     process.stderr.write(`etcd: ${(err as Error).message}\n`);
     process.exit(2);
   }
   cfg.logger = lg;
+  if (flags.values['config-file'] !== '')
+    lg.info(
+      { path: flags.values['config-file'] },
+      'loaded server configuration, other configuration command line flags and environment variables will be ignored if provided',
+    );
+  // What etcd-ts accepts without doing what etcd would (the v2 API, the v2 proxy, extras).
+  for (const w of warnings) lg.warn({}, w);
   lg.info(
     {
       'etcd-version': SERVER_VERSION,

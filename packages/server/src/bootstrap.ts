@@ -71,11 +71,13 @@ function peerDialTls(cfg: ServerConfig): PeerDialTLS | undefined {
   const t = cfg.peerTls;
   if (t === undefined) return undefined;
   return {
-    cert: fs.readFileSync(t.certFile),
-    key: fs.readFileSync(t.keyFile),
-    ...(t.trustedCaFile === undefined ? {} : { ca: fs.readFileSync(t.trustedCaFile) }),
-    // Without a trusted CA (auto TLS), peers' self-signed certificates are accepted, as etcd.
-    rejectUnauthorized: t.trustedCaFile !== undefined,
+    // etcd 3.5's --peer-client-cert-file/--peer-client-key-file, else the peer certificate.
+    cert: fs.readFileSync(t.clientCertFile || t.certFile),
+    key: fs.readFileSync(t.clientKeyFile || t.keyFile),
+    ...(t.trustedCaFile ? { ca: fs.readFileSync(t.trustedCaFile) } : {}),
+    // etcd verifies a peer's certificate (against --peer-trusted-ca-file, else the system's
+    // roots) unless its own is self-signed by --peer-auto-tls: then it skips verification.
+    rejectUnauthorized: t.selfSigned !== true,
   };
 }
 

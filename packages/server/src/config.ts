@@ -1,3 +1,5 @@
+import type { TLSProtocolConfig } from './tls.js';
+
 /** Structured logger the server writes to (pino's call shape: fields first, then message). */
 export interface Logger {
   debug(obj: object, msg: string): void;
@@ -42,13 +44,30 @@ export type AutoCompactionMode = 'periodic' | 'revision';
  * --peer-client-cert-auth, --peer-cert-allowed-cn): the certificate this member presents
  * to its peers both as a server and as a client, and how it checks theirs.
  */
-export interface PeerTLSConfig {
+export interface PeerTLSConfig extends TLSProtocolConfig {
   certFile: string;
   keyFile: string;
   trustedCaFile?: string;
   clientCertAuth?: boolean;
   /** Only peers whose certificate has this common name may connect. */
   allowedCN?: string;
+  /** etcd's --peer-cert-allowed-hostname: only peers whose certificate is valid for this host. */
+  allowedHostname?: string;
+  /** etcd's --peer-crl-file: peers whose certificate serial it revokes are refused. */
+  crlFile?: string;
+  /**
+   * etcd's --experimental-peer-skip-client-san-verification: by default a peer's client
+   * certificate must name (in its SANs) the address it connects from.
+   */
+  skipClientSanVerify?: boolean;
+  /** etcd 3.5's --peer-client-cert-file/--peer-client-key-file: presented when dialing peers. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+  /**
+   * A certificate made by --peer-auto-tls: peers dial each other without verifying the
+   * certificate, as etcd does with self-signed certificates.
+   */
+  selfSigned?: boolean;
 }
 
 export interface ServerConfig {

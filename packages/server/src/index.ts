@@ -24,10 +24,14 @@ export {
 export * from './config.js';
 export {
   type ClientTLSConfig,
+  DEFAULT_GRPC_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_STREAMS,
   type EmbedConfig,
   type EmbedPlugins,
   type Etcd,
   grpcServerOptions,
+  resolveTls,
   startEtcd,
 } from './embed.js';
 export { Errors, EtcdServerError, toGrpcError } from './errors.js';
@@ -53,6 +57,18 @@ export {
 export { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, type Proposed } from './proposals.js';
 export type { RaftResponses } from './responses.js';
 export { EtcdServer, type ServerPlugins } from './server.js';
+export {
+  checkCertSAN,
+  GO_CIPHER_SUITES,
+  opensslCiphers,
+  revokedSerials,
+  type SelfCertResult,
+  type ServerTLSInfo,
+  selfCert,
+  type TLSProtocolConfig,
+  type TLSVersionName,
+  validateTLSProtocol,
+} from './tls.js';
 export { anonymous, type Caller, callerAs } from './v3/caller.js';
 export { V3Server } from './v3/index.js';
 export { SNAPSHOT_SEND_BUFFER_BYTES } from './v3/maintenance.js';

@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import type net from 'node:net';
+import tls from 'node:tls';
 import type { PeerTLSConfig } from './config.js';
 import { servePeer } from './peer_http.js';
 import type { EtcdServer } from './server.js';
+import { checkConnection, logRejected, serverTlsOptions } from './tls.js';
 import type { V3Server } from './v3/index.js';
 
 /** The peer listeners of a member, bound. */
@@ -32,18 +32,22 @@ function handler(s: EtcdServer, v3: V3Server): http.RequestListener {
 
 /**
  * Serves the peer protocol on --listen-peer-urls (etcd's servePeers): raft's streams,
- * pipeline and snapshots, the members list, promotions, leases and /version; over https
- * with --peer-cert-file/--peer-key-file, requiring and checking client certificates with
- * --peer-client-cert-auth, and refusing a certificate whose common name is not
- * --peer-cert-allowed-cn at the handshake.
+ * pipeline and snapshots, the members list, promotions, leases and /version. Over https
+ * (etcd's peer TLSInfo): client certificates required and verified with
+ * --peer-client-cert-auth or --peer-trusted-ca-file; once the handshake is done a
+ * connection is refused when its certificate's common name is not --peer-cert-allowed-cn
+ * (or it is not valid for --peer-cert-allowed-hostname), when its SANs do not name the
+ * address it comes from (unless --experimental-peer-skip-client-san-verification), or
+ * when --peer-crl-file revokes it.
  */
 export async function listenPeers(
   s: EtcdServer,
   v3: V3Server,
   urls: string[],
-  tls: PeerTLSConfig | undefined,
+  tlsInfo: PeerTLSConfig | undefined,
 ): Promise<PeerListeners> {
-  const servers: http.Server[] = [];
+  const servers: net.Server[] = [];
+  const httpServers: http.Server[] = [];
   const addresses: string[] = [];
   const close = async () => {
     await Promise.all(
@@ -51,49 +55,55 @@ export async function listenPeers(
         (srv) =>
           new Promise<void>((resolve) => {
             srv.close(() => resolve());
-            srv.closeAllConnections();
           }),
       ),
     );
   };
+  // Streams live as long as the peers do; snapshots may take minutes to arrive.
+  const options = { requestTimeout: 0, keepAliveTimeout: 30_000 };
   try {
     for (const raw of urls) {
       const u = new URL(raw);
-      // Streams live as long as the peers do; snapshots may take minutes to arrive.
-      const options = { requestTimeout: 0, keepAliveTimeout: 30_000 };
-      let srv: http.Server;
+      let srv: net.Server;
       if (u.protocol === 'https:') {
-        if (tls === undefined)
+        if (tlsInfo === undefined)
           throw new Error(
             `TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url ${u.href} with HTTPS scheme`,
           );
-        const clientAuth = tls.clientCertAuth === true || tls.trustedCaFile !== undefined;
-        srv = https.createServer(
-          {
-            ...options,
-            cert: fs.readFileSync(tls.certFile),
-            key: fs.readFileSync(tls.keyFile),
-            ...(tls.trustedCaFile === undefined ? {} : { ca: fs.readFileSync(tls.trustedCaFile) }),
-            requestCert: clientAuth,
-            rejectUnauthorized: tls.clientCertAuth === true,
-          },
-          handler(s, v3),
-        );
-        const allowed = tls.allowedCN;
-        if (allowed !== undefined)
-          srv.on('secureConnection', (sock: TLSSocket) => {
-            const cn = sock.getPeerCertificate()?.subject?.CN;
-            const names = Array.isArray(cn) ? cn : [cn];
-            if (!names.includes(allowed)) {
-              s.lg.warn(
-                { 'remote-addr': sock.remoteAddress, cn },
-                'rejected peer certificate: common name not allowed',
-              );
+        // node:tls does the handshake; etcd's checks run before HTTP is served on it.
+        const inner = http.createServer(options, handler(s, v3));
+        httpServers.push(inner);
+        const t = tls.createServer(serverTlsOptions(tlsInfo));
+        t.on('secureConnection', (sock: tls.TLSSocket) => {
+          sock.on('error', () => {});
+          checkConnection(sock, {
+            info: tlsInfo,
+            checkSan: tlsInfo.skipClientSanVerify !== true,
+          }).then(
+            (reason) => {
+              if (reason === undefined) inner.emit('connection', sock);
+              else {
+                logRejected(s.lg, sock, reason);
+                sock.destroy();
+              }
+            },
+            (err) => {
+              logRejected(s.lg, sock, String(err));
               sock.destroy();
-            }
-          });
+            },
+          );
+        });
+        t.on('tlsClientError', (err, sock) =>
+          s.lg.debug(
+            { 'remote-addr': `${sock.remoteAddress}:${sock.remotePort}`, error: err.message },
+            'rejected connection',
+          ),
+        );
+        srv = t;
       } else {
-        srv = http.createServer(options, handler(s, v3));
+        const h = http.createServer(options, handler(s, v3));
+        httpServers.push(h);
+        srv = h;
       }
       servers.push(srv);
       await new Promise<void>((resolve, reject) => {
@@ -113,8 +123,15 @@ export async function listenPeers(
       s.lg.info({ address: `${u.hostname}:${port}` }, 'serving peer traffic');
     }
   } catch (err) {
-    await close();
+    await closeAll();
     throw err;
   }
-  return { addresses, close };
+  async function closeAll() {
+    const done = close();
+    for (const h of httpServers) h.closeAllConnections();
+    // Connections handed over by the TLS listeners belong to the inner HTTP servers; the
+    // TLS sockets are the same objects, so closing them there ends both.
+    await done;
+  }
+  return { addresses, close: closeAll };
 }
