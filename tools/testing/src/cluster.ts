@@ -35,6 +35,8 @@ export interface ClusterOptions extends Omit<EtcdProcessOptions, 'name' | 'dataD
   size: number;
   /** Flags every member gets. */
   args?: string[];
+  /** The scheme of the peer URLs (https needs the --peer-* TLS flags in `args`); http by default. */
+  peerScheme?: 'http' | 'https';
 }
 
 /**
@@ -52,7 +54,7 @@ export async function startCluster(options: ClusterOptions): Promise<EtcdCluster
       clientPort,
       peerPort,
       endpoint: `127.0.0.1:${clientPort}`,
-      peerUrl: `http://127.0.0.1:${peerPort}`,
+      peerUrl: `${options.peerScheme ?? 'http'}://127.0.0.1:${peerPort}`,
       dataDir: join(root, `m${i + 1}`),
       proc: undefined,
     });

@@ -103,6 +103,8 @@ export interface EtcdSpawnOptions extends EtcdProcessOptions {
   initialClusterState: 'new' | 'existing';
   /** Resolve as soon as the process runs, without waiting for it to serve clients. */
   noWait?: boolean;
+  /** The scheme of the peer URLs (https needs the --peer-* TLS flags in `args`); http by default. */
+  peerScheme?: 'http' | 'https';
 }
 
 /**
@@ -116,7 +118,7 @@ export async function spawnEtcd(options: EtcdSpawnOptions): Promise<EtcdProcess>
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'etcd-ts-')));
   const clientPort = options.clientPort;
   const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${options.peerPort}`;
+  const peerUrl = `${options.peerScheme ?? 'http'}://127.0.0.1:${options.peerPort}`;
   const args = [
     `--name=${name}`,
     `--data-dir=${dataDir}`,
