@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Backend, type BackendConfig } from './backend.js';
+import { Backend, type BackendConfig, KeyTooLargeError, MAX_KEY_BYTES } from './backend.js';
 import { BackendQuota, costPut, DEFAULT_QUOTA_BYTES } from './quota.js';
 
 let dir: string;
@@ -218,5 +218,78 @@ describe('size, defrag and quota', () => {
     expect(q.available(costPut(10, 100))).toBe(true);
     expect(q.remaining()).toBe(1000);
     expect(new BackendQuota(fake, -1).available(1e12)).toBe(true);
+  });
+});
+
+describe('failures', () => {
+  it('refuses a key LMDB cannot store when it is written, not when the batch commits', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-keysize-'));
+    const be = Backend.open({ path: path.join(dir, 'db'), batchInterval: 0, noSync: true });
+    be.lock();
+    be.put('authUsers', Buffer.from('ok'), Buffer.from('1'));
+    expect(() =>
+      be.put('authUsers', Buffer.alloc(MAX_KEY_BYTES + 1, 97), Buffer.from('x')),
+    ).toThrow(KeyTooLargeError);
+    be.unlock();
+    be.forceCommit();
+    expect(be.get('authUsers', Buffer.from('ok'))?.toString()).toBe('1');
+    void be.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a failed commit is fatal: reported once, and nothing is committed after it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-fatal-'));
+    const fatal: Error[] = [];
+    const be = Backend.open({
+      path: path.join(dir, 'db'),
+      batchInterval: 0,
+      noSync: true,
+      onFatal: (err) => fatal.push(err),
+    });
+    be.lock();
+    be.put('key', Buffer.from('a'), Buffer.from('1'));
+    be.unlock();
+    be.forceCommit();
+    // Make the file unwritable under the backend: the next commit fails half-way.
+    (be as unknown as { env: { root: { close(): Promise<void> } } }).env.root.close();
+    be.lock();
+    be.put('key', Buffer.from('b'), Buffer.from('2'));
+    be.unlock();
+    expect(() => be.forceCommit()).toThrow();
+    expect(fatal).toHaveLength(1);
+    expect(be.failed).toBe(fatal[0]);
+    be.lock();
+    be.put('key', Buffer.from('c'), Buffer.from('3'));
+    be.unlock();
+    expect(() => be.forceCommit()).toThrow(fatal[0]!.message);
+    expect(fatal).toHaveLength(1);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('commits and defrag', () => {
+  it('forceCommitWhenFree waits for a defrag that holds commits, then commits', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-defrag-commit-'));
+    const be = Backend.open({ path: path.join(dir, 'db'), batchInterval: 0, noSync: true });
+    be.lock();
+    for (let i = 0; i < 2000; i++) be.put('key', Buffer.from(`k${i}`), Buffer.alloc(512, i));
+    be.unlock();
+    be.forceCommit();
+    const defrag = be.defrag();
+    be.lock();
+    be.put('key', Buffer.from('during'), Buffer.from('1'));
+    be.unlock();
+    const commitsBefore = be.commits;
+    const committed = be.forceCommitWhenFree();
+    await committed;
+    await defrag;
+    // The write made while the defrag held commits is in the file, after it.
+    expect(be.commits).toBeGreaterThan(commitsBefore);
+    expect(be.pending).toBe(0);
+    await be.close();
+    const again = Backend.open({ path: path.join(dir, 'db'), batchInterval: 0, noSync: true });
+    expect(again.get('key', Buffer.from('during'))?.toString()).toBe('1');
+    await again.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -14,6 +14,24 @@ export const DEFAULT_BATCH_LIMIT = 10_000;
 export const DEFAULT_MAP_SIZE = 64 * 1024 ** 3;
 /** LMDB needs a fixed number of named databases; etcd uses ten buckets. */
 export const MAX_BUCKETS = 64;
+/**
+ * The longest key LMDB stores (its page size allows 1978 bytes). bbolt takes up to 32 KiB:
+ * a longer key is refused when it is written, as a request error, rather than at commit
+ * time, where it would fail the whole batch.
+ */
+export const MAX_KEY_BYTES = 1978;
+
+/** A key longer than MAX_KEY_BYTES. */
+export class KeyTooLargeError extends Error {
+  constructor(readonly bytes: number) {
+    super(`backend: key of ${bytes} bytes is larger than the maximum key size (${MAX_KEY_BYTES})`);
+    this.name = 'KeyTooLargeError';
+  }
+}
+
+function checkKeySize(key: Uint8Array): void {
+  if (key.length > MAX_KEY_BYTES) throw new KeyTooLargeError(key.length);
+}
 
 export interface BackendConfig {
   /** The database file (its lock file sits beside it as `<path>-lock`). */
@@ -27,6 +45,11 @@ export interface BackendConfig {
   /** Skip fsync on commit (tests and benchmarks only: a power loss may lose the file). */
   noSync?: boolean;
   logger?: BackendLogger;
+  /**
+   * A commit failed: what the batch held is lost to this file, so the owner must stop and
+   * replay its log (etcd panics). The backend refuses every later commit.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** Runs inside the commit, before the batch is written: what it puts is committed with it. */
@@ -129,8 +152,13 @@ export class Backend implements BatchTx {
   private locked = false;
   /** Set while defrag copies the file: commits wait, writes keep buffering. */
   private commitsHeld = false;
+  /** Settles when the defrag or restore that holds commits ends. */
+  private holding: Promise<void> | undefined;
   private closed = false;
   private commitCount = 0;
+  /** Why the backend refuses to commit: a failed commit, or its owner abandoned it. */
+  private failure: Error | undefined;
+  private readonly onFatal: ((err: Error) => void) | undefined;
 
   private constructor(config: BackendConfig) {
     this.path = path.resolve(config.path);
@@ -138,6 +166,7 @@ export class Backend implements BatchTx {
     this.logger = config.logger ?? noopLogger;
     this.mapSize = config.mapSize ?? DEFAULT_MAP_SIZE;
     this.noSync = config.noSync ?? false;
+    this.onFatal = config.onFatal;
     if (!(this.batchLimit >= 1)) throw new RangeError(`batchLimit must be >= 1`);
     fs.mkdirSync(path.dirname(this.path), { recursive: true });
     this.env = this.openEnv(this.path);
@@ -201,6 +230,7 @@ export class Backend implements BatchTx {
 
   put(bucket: string, key: Uint8Array, value: Uint8Array): void {
     this.assertOpen();
+    checkKeySize(key);
     this.db(bucket, true);
     // Copy: the caller may reuse its buffers, and the write lives until the commit.
     this.buffer.put(bucket, key, Buffer.from(value));
@@ -208,6 +238,7 @@ export class Backend implements BatchTx {
 
   seqPut(bucket: string, key: Uint8Array, value: Uint8Array): void {
     this.assertOpen();
+    checkKeySize(key);
     this.db(bucket, true);
     this.buffer.seqPut(bucket, key, value);
   }
@@ -314,27 +345,71 @@ export class Backend implements BatchTx {
 
   // ---- commits ----
 
-  /** Commits the batch now (etcd's ForceCommit). */
+  /** Commits the batch now (etcd's ForceCommit); a no-op while a defrag holds commits. */
   forceCommit(): void {
     this.assertOpen();
     this.commit();
   }
 
+  /**
+   * Commits the batch once no defrag or restore holds commits (etcd's ForceCommit, which
+   * waits for the batch lock a defrag holds): what a raft snapshot needs before it may
+   * release the WAL behind it.
+   */
+  async forceCommitWhenFree(): Promise<void> {
+    while (this.holding !== undefined) await this.holding;
+    this.forceCommit();
+  }
+
   private commitOnTimer(): void {
-    if (this.closed || this.locked) return;
+    if (this.closed || this.locked || this.failure !== undefined) return;
     try {
       this.commit();
     } catch (err) {
-      this.logger.error({ err }, 'failed to commit backend batch');
+      this.logger.error({ err: String(err) }, 'failed to commit backend batch');
     }
   }
 
+  /**
+   * Stops all commits for good (the owner hit a broken invariant): the open batch is never
+   * written, as when etcd panics; its log replays it after a restart.
+   */
+  abandon(reason: Error): void {
+    this.failure ??= reason;
+  }
+
+  /** Why commits stopped, if they did. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   private commit(): void {
+    if (this.failure !== undefined) throw this.failure;
     if (this.commitsHeld) return;
     for (const hook of this.hooks) hook(this);
     if (this.buffer.pending === 0) return;
     const drained = this.buffer.drain();
     const { root } = this.env;
+    try {
+      this.writeBatch(root, drained);
+    } catch (err) {
+      // The drained writes are gone from the buffer and not in the file: nothing after
+      // this may be committed over the hole.
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      this.logger.error(
+        { err: this.failure.message },
+        'backend commit failed; refusing further commits',
+      );
+      this.onFatal?.(this.failure);
+      throw this.failure;
+    }
+    this.commitCount++;
+  }
+
+  private writeBatch(
+    root: RootDatabase<Buffer, Buffer>,
+    drained: ReturnType<TxBuffer['drain']>,
+  ): void {
     root.transactionSync(() => {
       for (const { bucket, writes } of drained) {
         const db = this.db(bucket, true)!;
@@ -360,7 +435,6 @@ export class Backend implements BatchTx {
         }
       }
     });
-    this.commitCount++;
   }
 
   // ---- maintenance ----
@@ -449,6 +523,10 @@ export class Backend implements BatchTx {
     const sizeBefore = this.size();
     this.commit();
     this.commitsHeld = true;
+    let release = () => {};
+    this.holding = new Promise((r) => {
+      release = r;
+    });
     const tmp = `${this.path}.defrag`;
     try {
       fs.rmSync(tmp, { force: true });
@@ -462,6 +540,8 @@ export class Backend implements BatchTx {
       fs.rmSync(`${tmp}-lock`, { force: true });
     } finally {
       this.commitsHeld = false;
+      this.holding = undefined;
+      release();
     }
     if (this.closed) return;
     this.commit();
@@ -508,7 +588,8 @@ export class Backend implements BatchTx {
     if (this.closed) return;
     if (this.timer !== undefined) clearInterval(this.timer);
     while (this.commitsHeld) await new Promise((r) => setTimeout(r, 5));
-    this.commit();
+    // An abandoned backend closes without writing its batch.
+    if (this.failure === undefined) this.commit();
     this.closed = true;
     await this.env.root.close();
   }

@@ -29,6 +29,7 @@ import { invariant } from './invariant.js';
 import { assignIds, clusterFromPeers } from './join.js';
 import { type Member, membershipFromV2Store, memberToJson, RaftCluster } from './membership.js';
 import { AppliedIndexWaiters } from './read_index.js';
+import { installSnapshot, snapshotDBPath } from './snapshot_install.js';
 
 /** Everything a member is made of once its data dir is read (etcd's bootstrappedServer). */
 export interface Bootstrapped {
@@ -100,7 +101,13 @@ const emptyConfState = (): ConfState => ({
 });
 
 /** The backend and the stores on it: lessor first, since mvcc re-attaches leased keys. */
-async function openStores(cfg: ServerConfig, clock: Clock, dbPath: string, electionTick: number) {
+async function openStores(
+  cfg: ServerConfig,
+  clock: Clock,
+  dbPath: string,
+  electionTick: number,
+  onFatal: (err: Error) => void,
+) {
   const lg = cfg.logger;
   if (isBoltFile(dbPath)) {
     // A data dir from etcd itself or from `etcdctl snapshot restore`: its backend is a
@@ -117,6 +124,7 @@ async function openStores(cfg: ServerConfig, clock: Clock, dbPath: string, elect
     batchLimit: cfg.backendBatchLimit,
     noSync: cfg.unsafeNoFsync,
     logger: lg,
+    onFatal,
   });
   const cluster = new RaftCluster();
   cluster.setBackend(backend);
@@ -151,7 +159,11 @@ async function openStores(cfg: ServerConfig, clock: Clock, dbPath: string, elect
  * otherwise a restart (the newest usable snapshot, then the WAL after it; entries the
  * backend already holds, by its consistent index, are not applied twice).
  */
-export async function bootstrap(cfg: ServerConfig, clock: Clock): Promise<Bootstrapped> {
+export async function bootstrap(
+  cfg: ServerConfig,
+  clock: Clock,
+  onFatal: (err: Error) => void,
+): Promise<Bootstrapped> {
   const lg = cfg.logger;
   const memberDir = path.join(cfg.dataDir, 'member');
   const walDir = path.join(memberDir, 'wal');
@@ -174,7 +186,7 @@ export async function bootstrap(cfg: ServerConfig, clock: Clock): Promise<Bootst
     'starting an etcd server',
   );
   const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
-  const stores = await openStores(cfg, clock, path.join(snapDir, 'db'), electionTick);
+  const stores = await openStores(cfg, clock, path.join(snapDir, 'db'), electionTick, onFatal);
   const snapshotter = new Snapshotter(snapDir);
   const storage = new MemoryStorage();
   const raftCfg = {
@@ -287,11 +299,21 @@ async function restartFromWal(
         'recovered membership from the snapshot',
       );
     }
-    if (ci < snap.metadata.index)
+    if (ci < snap.metadata.index) {
+      // The member stopped after saving a snapshot from its leader and before installing
+      // its database: install it now (etcd's recoverSnapshotBackend). Without that
+      // database the backend misses entries the WAL no longer holds.
       lg.warn(
         { 'consistent-index': ci, 'snapshot-index': snap.metadata.index },
         'backend consistent index is behind the snapshot',
       );
+      invariant(
+        fs.existsSync(snapshotDBPath(b.snapDir, snap.metadata.index)),
+        () =>
+          `failed to recover v3 backend from snapshot: failed to find database snapshot file for index ${snap!.metadata.index}`,
+      );
+      await installSnapshot({ ...b, noSync: cfg.unsafeNoFsync, lg }, snap);
+    }
   }
   let hardState = state;
   let log = entries;

@@ -297,8 +297,9 @@ export class RaftNode {
    */
   private async snapshot(index: number): Promise<void> {
     const { storage, snapshotter, wal, backend, lg, cfg } = this.d;
-    // The backend must hold everything up to the snapshot before the WAL may be released.
-    backend.forceCommit();
+    // The backend must hold everything up to the snapshot before the WAL may be released,
+    // so a defrag that holds commits is waited for (etcd's ForceCommit under the batch lock).
+    await backend.forceCommitWhenFree();
     invariant(
       index <= this.committed,
       () => `snapshot index ${index} is ahead of the commit index ${this.committed}`,

@@ -82,7 +82,11 @@ export class EtcdServer {
   /** Starts a member from `cfg.dataDir` (see bootstrap) and its raft loop. */
   static async start(cfg: ServerConfig, plugins: ServerPlugins = {}): Promise<EtcdServer> {
     const clock = plugins.clock ?? realClock;
-    const s = new EtcdServer(cfg, clock, await bootstrap(cfg, clock));
+    // A failed backend commit stops the member; it may come before the member exists.
+    let member: EtcdServer | undefined;
+    const b = await bootstrap(cfg, clock, (err) => member?.fatal(err));
+    const s = new EtcdServer(cfg, clock, b);
+    member = s;
     s.run();
     return s;
   }
@@ -437,6 +441,8 @@ export class EtcdServer {
   private fatal(err: Error): void {
     if (this.fatalError !== undefined) return;
     this.fatalError = err;
+    // Nothing more reaches the backend's file: what the WAL holds is replayed on restart.
+    this.backend.abandon(err);
     this.lg.error({ error: err.message, stack: err.stack }, 'raft loop failed; stopping');
     void this.stop();
   }
@@ -465,10 +471,20 @@ export class EtcdServer {
       this.appliedWaiters.rejectAll(stopped);
       this.proposer.failAll(stopped);
       this.lessor.stop();
-      await this.peers.stop();
-      await this.kv.close();
-      await this.backend.close();
-      await this.node.close();
+      // Each part is closed even if one before it fails (an abandoned backend refuses the
+      // store's last commit): the member must end up stopped.
+      for (const close of [
+        () => this.peers.stop(),
+        () => this.kv.close(),
+        () => this.backend.close(),
+        () => this.node.close(),
+      ]) {
+        try {
+          await close();
+        } catch (err) {
+          this.lg.warn({ error: String(err) }, 'failed to close part of the member');
+        }
+      }
       this.lg.info({ 'local-member-id': idToHex(this.memberId) }, 'stopped etcd server');
       for (const l of this.stopListeners.splice(0)) l();
     })();

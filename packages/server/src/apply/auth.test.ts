@@ -4,8 +4,9 @@ import path from 'node:path';
 import { authpb, etcdserverpb } from '@etcd-ts/api';
 import { AuthStore, hashPassword, PermissionDeniedError } from '@etcd-ts/auth';
 import { Backend } from '@etcd-ts/backend';
+import { Lessor } from '@etcd-ts/lease';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkTxnPermission } from './auth.js';
+import { checkApplyPermission, checkTxnPermission } from './auth.js';
 
 const pb = etcdserverpb;
 const { READ, WRITE, READWRITE } = authpb.Permission_Type;
@@ -69,9 +70,10 @@ const txn = (
 describe('txn permission (etcd checkTxnAuth)', () => {
   it('checks compares, both branches, prev_kv reads and nested txns', async () => {
     const s = await setup();
+    const lessor = new Lessor({ backend });
     const u = { username: 'u', revision: s.revision };
     const check = (t: etcdserverpb.TxnRequest, ai: typeof u | undefined = u) =>
-      checkTxnPermission(s, ai, t);
+      checkTxnPermission(s, lessor, ai, t);
     check(txn([cmp('foo/a')], [put('foo/w/1'), range('foo/', 'foo0')], [del('single')]));
     expect(() => check(txn([cmp('nope')], []))).toThrow(PermissionDeniedError);
     expect(() => check(txn([], [], [put('foo/a')]))).toThrow(PermissionDeniedError);
@@ -90,5 +92,29 @@ describe('txn permission (etcd checkTxnAuth)', () => {
     check(nested, { username: 'root', revision: s.revision });
     s.authDisable();
     check(nested, undefined);
+  });
+
+  it("a put with a lease needs WRITE on the lease's other keys (etcd's checkLeasePuts)", async () => {
+    const s = await setup();
+    const lessor = new Lessor({ backend });
+    lessor.grant(7n, 60);
+    lessor.attach(7n, b('foo/a')); // u may only read foo/a
+    const u = { username: 'u', revision: s.revision };
+    const req = (lease: bigint) =>
+      pb.InternalRaftRequest.fromPartial({
+        header: { username: 'u', authRevision: s.revision },
+        put: { key: b('foo/w/1'), value: b('v'), lease },
+      });
+    expect(() => checkApplyPermission(s, lessor, req(7n))).toThrow(PermissionDeniedError);
+    checkApplyPermission(s, lessor, req(0n));
+    expect(() =>
+      checkTxnPermission(
+        s,
+        lessor,
+        u,
+        txn([], [{ requestPut: pb.PutRequest.fromPartial({ key: b('foo/w/2'), lease: 7n }) }]),
+      ),
+    ).toThrow(PermissionDeniedError);
+    lessor.stop();
   });
 });

@@ -40,9 +40,19 @@ function checkRange(store: AuthStore, ai: AuthInfo | undefined, r: etcdserverpb.
   store.isRangePermitted(ai, r.key, r.rangeEnd);
 }
 
-/** Put: WRITE on the key, and READ too when it returns the previous key-value. */
-function checkPut(store: AuthStore, ai: AuthInfo | undefined, p: etcdserverpb.PutRequest) {
+/**
+ * Put: WRITE on the key; with a lease, WRITE on every key already attached to it too
+ * (etcd's checkLeasePuts: the new key would make them share its fate); READ too when it
+ * returns the previous key-value.
+ */
+function checkPut(
+  store: AuthStore,
+  lessor: Lessor,
+  ai: AuthInfo | undefined,
+  p: etcdserverpb.PutRequest,
+) {
   store.isPutPermitted(ai, p.key);
+  if (p.lease !== 0n) store.isLeaseKeysPermitted(ai, lessor.lookup(p.lease)?.keys() ?? []);
   if (p.prevKv) store.isRangePermitted(ai, p.key);
 }
 
@@ -65,6 +75,7 @@ function checkDelete(
  */
 export function checkTxnPermission(
   store: AuthStore,
+  lessor: Lessor,
   ai: AuthInfo | undefined,
   t: etcdserverpb.TxnRequest,
 ): void {
@@ -72,7 +83,7 @@ export function checkTxnPermission(
   for (const c of txnCompares(t)) store.isRangePermitted(ai, c.key, c.rangeEnd);
   for (const op of txnOps(t)) {
     if (op.requestRange !== undefined) checkRange(store, ai, op.requestRange);
-    else if (op.requestPut !== undefined) checkPut(store, ai, op.requestPut);
+    else if (op.requestPut !== undefined) checkPut(store, lessor, ai, op.requestPut);
     else if (op.requestDeleteRange !== undefined) checkDelete(store, ai, op.requestDeleteRange);
   }
 }
@@ -89,9 +100,9 @@ export function checkApplyPermission(
 ): void {
   if (!store.isAuthEnabled()) return;
   const ai = authInfoOf(r);
-  if (r.put !== undefined) checkPut(store, ai, r.put);
+  if (r.put !== undefined) checkPut(store, lessor, ai, r.put);
   else if (r.deleteRange !== undefined) checkDelete(store, ai, r.deleteRange);
-  else if (r.txn !== undefined) checkTxnPermission(store, ai, r.txn);
+  else if (r.txn !== undefined) checkTxnPermission(store, lessor, ai, r.txn);
   else if (r.range !== undefined) checkRange(store, ai, r.range);
   else if (r.leaseRevoke !== undefined) {
     // Revoking deletes the lease's keys: the user must be allowed to write each.

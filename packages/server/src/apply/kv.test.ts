@@ -6,7 +6,8 @@ import { Backend } from '@etcd-ts/backend';
 import { LeaseNotFoundError, Lessor } from '@etcd-ts/lease';
 import { CompactedError, FutureRevError, KVStore } from '@etcd-ts/mvcc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyDeleteRange, applyPut, applyRange, applyTxn } from './kv.js';
+import { InvariantError } from '../invariant.js';
+import { applyDeleteRange, applyPut, applyRange, applyTxn, inWriteTxn } from './kv.js';
 import { isTxnReadOnly, requestCost, validateTxnRequest } from './txn.js';
 
 const pb = etcdserverpb;
@@ -280,6 +281,36 @@ describe('requestCost', () => {
   });
 });
 
+describe('etcd 3.4 edge cases', () => {
+  it('compares an unknown target as equal (etcd leaves the result at 0)', () => {
+    applyPut(st, put('a', 'x'));
+    const odd = (result: etcdserverpb.Compare_CompareResult) =>
+      runTxn(txn({ compare: [cmp('a', 9 as etcdserverpb.Compare_CompareTarget, result, {})] }))
+        .succeeded;
+    expect(odd(R.EQUAL)).toBe(true);
+    expect(odd(R.NOT_EQUAL)).toBe(false);
+    expect(odd(R.GREATER)).toBe(false);
+    expect(odd(R.LESS)).toBe(false);
+  });
+
+  it('takes a delete range ending in "\\0" as written when looking for duplicate keys', () => {
+    // etcd 3.4's checkIntervals builds [a, "\0"): empty, so it overlaps no put.
+    validateTxnRequest(
+      txn({
+        success: [
+          { requestPut: put('b', '1') },
+          {
+            requestDeleteRange: pb.DeleteRangeRequest.fromPartial({
+              key: b('a'),
+              rangeEnd: Buffer.from([0]),
+            }),
+          },
+        ],
+      }),
+    );
+  });
+});
+
 describe('txn request checks', () => {
   it('refuses a put inside a txn that sets a value or lease it says to ignore', () => {
     const withValue = txn({ success: [{ requestPut: put('k', 'v', { ignoreValue: true }) }] });
@@ -313,5 +344,29 @@ describe('txn request checks', () => {
       ],
     });
     expect(isTxnReadOnly(deep)).toBe(false);
+  });
+});
+
+describe('a write that fails half-way', () => {
+  it('is a broken invariant, and its changes are never ended into the store', () => {
+    applyPut(st, put('a', '1'));
+    const rev = st.rev();
+    expect(() =>
+      inWriteTxn(st, (txn) => {
+        txn.put(b('b'), b('2'));
+        throw new Error('disk on fire');
+      }),
+    ).toThrow(InvariantError);
+    expect(st.rev()).toBe(rev);
+  });
+
+  it('a failure before any change ends the txn and keeps the request error', () => {
+    expect(() =>
+      inWriteTxn(st, () => {
+        throw new Error('refused');
+      }),
+    ).toThrow('refused');
+    // The store takes writes again.
+    applyPut(st, put('c', '3'));
   });
 });

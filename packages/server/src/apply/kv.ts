@@ -137,14 +137,27 @@ function checkPut(store: KVStore, rv: TxnRead, p: PutRequest): void {
     throw new LeaseNotFoundError();
 }
 
-/** Runs `body` in the store's write txn and ends it; a failure ends it changeless. */
-function inWriteTxn<T>(store: KVStore, body: (txn: TxnWrite) => T): T {
+/**
+ * Runs `body` in the store's write txn and ends it. Every request error is found before
+ * the first write (see applyPut and applyTxn): a failure after a change would commit half
+ * a request, so it is a broken invariant instead, the txn is left unended and the member
+ * stops without committing it (etcd panics there).
+ */
+export function inWriteTxn<T>(store: KVStore, body: (txn: TxnWrite) => T): T {
   const txn = store.write();
+  let out: T;
   try {
-    return body(txn);
-  } finally {
+    out = body(txn);
+  } catch (err) {
+    if (txn.hasChanges())
+      throw new InvariantError(
+        `a write failed after changing the store: ${err instanceof Error ? err.message : String(err)}`,
+      );
     txn.end();
+    throw err;
   }
+  txn.end();
+  return out;
 }
 
 /** A PutRequest on its own: one new revision. */
@@ -166,7 +179,8 @@ function cmpBig(a: bigint, b: bigint): number {
 }
 
 function compareKV(c: Compare, kv: KeyValue): boolean {
-  let result: number;
+  // An unknown target compares as equal, as etcd's applyCompare leaves its result at 0.
+  let result = 0;
   switch (c.target) {
     case CompareTarget.VALUE:
       result = compareBytes(kv.value, c.value ?? EMPTY);
@@ -183,8 +197,6 @@ function compareKV(c: Compare, kv: KeyValue): boolean {
     case CompareTarget.LEASE:
       result = cmpBig(kv.lease, c.lease ?? 0n);
       break;
-    default:
-      return true;
   }
   switch (c.result) {
     case CompareResult.EQUAL:

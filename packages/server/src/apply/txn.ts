@@ -100,7 +100,7 @@ function checkTxnOps(r: TxnRequest, maxTxnOps: number): void {
   for (const op of r.failure) checkRequestOp(op, maxTxnOps - opc);
 }
 
-/** A delete's key interval in binary strings; end '' means unbounded, undefined one key. */
+/** A delete's key interval in binary strings; end undefined: the one key. */
 interface DelInterval {
   start: string;
   end: string | undefined;
@@ -110,10 +110,13 @@ function bin(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
+/**
+ * A delete's interval as etcd 3.4's checkIntervals builds it: the range end taken as bytes,
+ * so `"\0"` (every key from key on, to the store) is an empty interval here and overlaps
+ * no put, as in etcd.
+ */
 function delIntervalOf(r: DeleteRangeRequest): DelInterval {
   if (r.rangeEnd.length === 0) return { start: bin(r.key), end: undefined };
-  // etcd's affine interval treats "\0" as the end of the key space.
-  if (r.rangeEnd.length === 1 && r.rangeEnd[0] === 0) return { start: bin(r.key), end: '' };
   return { start: bin(r.key), end: bin(r.rangeEnd) };
 }
 
@@ -121,7 +124,7 @@ function deletes(dels: DelInterval[], key: string): boolean {
   for (const d of dels) {
     if (d.end === undefined) {
       if (d.start === key) return true;
-    } else if (key >= d.start && (d.end === '' || key < d.end)) return true;
+    } else if (key >= d.start && key < d.end) return true;
   }
   return false;
 }

@@ -30,7 +30,8 @@ export function callerOf(
       const token = call.metadata.get('token')[0] ?? call.metadata.get('authorization')[0];
       if (token === undefined) {
         const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
-        return store.authInfoFromTLS(Array.isArray(cn) ? cn[0] : cn);
+        // A certificate with several common names: Go's x509 keeps the last one.
+        return store.authInfoFromTLS(Array.isArray(cn) ? cn.at(-1) : cn);
       }
       // A simple token names the raft index that issued it; a member that has not applied
       // that far yet waits, but not forever (a forged index would hold the call open).

@@ -1,4 +1,5 @@
 import type { etcdserverpb } from '@etcd-ts/api';
+import type { AuthInfo } from '@etcd-ts/auth';
 import type { RaftResponses } from '../responses.js';
 import type { EtcdServer } from '../server.js';
 import { anonymous, type Caller } from './caller.js';
@@ -33,7 +34,7 @@ export class Auth {
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.AuthUserAddResponse> {
     this.s.assertNotLearner();
-    const ai = await caller.authInfo();
+    const ai = await this.adminFirst(caller);
     const r = req.options?.noPassword === true ? req : await this.hashed(req);
     return this.s.filled(await this.s.raftRequest('authUserAdd', r, ai));
   }
@@ -43,14 +44,28 @@ export class Auth {
     caller: Caller = anonymous,
   ): Promise<etcdserverpb.AuthUserChangePasswordResponse> {
     this.s.assertNotLearner();
-    const ai = await caller.authInfo();
+    const ai = await this.adminFirst(caller);
     const r = await this.hashed(req);
     return this.s.filled(await this.s.raftRequest('authUserChangePassword', r, ai));
   }
 
-  /** The request with its clear password replaced by its bcrypt hash. */
+  /**
+   * The caller, refused before any bcrypt work unless it is root while auth is on: hashing
+   * is slow by design, and an anonymous client must not be able to make the member do it
+   * (the apply step checks again, against the auth revision it applies at).
+   */
+  private async adminFirst(caller: Caller): Promise<AuthInfo | undefined> {
+    const ai = await caller.authInfo();
+    this.s.authStore.isAdminPermitted(ai);
+    return ai;
+  }
+
+  /**
+   * The request with its clear password replaced by its bcrypt hash; a hash the client
+   * sent itself is kept, and the clear password dropped either way, so none reaches the WAL.
+   */
   private async hashed<T extends { password: string; hashedPassword: string }>(r: T): Promise<T> {
-    if (r.password === '' || r.hashedPassword !== '') return r;
+    if (r.hashedPassword !== '' || r.password === '') return { ...r, password: '' };
     return { ...r, password: '', hashedPassword: await this.s.authStore.hashPassword(r.password) };
   }
 
