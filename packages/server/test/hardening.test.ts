@@ -60,3 +60,41 @@ describe('requests that must not cost the member work or leak', () => {
     a.close();
   });
 });
+
+describe('lease time-to-live with keys (CVE-2023-32082)', () => {
+  it("refuses to list a lease's keys to a user who may not read them", async () => {
+    m = await startMember();
+    const { a, token } = await withRootAndAuth(m);
+    await call(
+      a.userAdd,
+      a,
+      P.AuthUserAddRequest.fromPartial({ name: 'u', password: 'upw' }),
+      token,
+    );
+    await call(a.roleAdd, a, { name: 'r' }, token);
+    await call(a.userGrantRole, a, { user: 'u', role: 'r' }, token);
+    await call(
+      a.roleGrantPermission,
+      a,
+      { name: 'r', perm: { permType: 0, key: b('pub/'), rangeEnd: b('pub0') } },
+      token,
+    );
+    const lease = await call(m.lease.leaseGrant, m.lease, { TTL: 60, ID: 0n }, token);
+    await call(
+      m.kv.put,
+      m.kv,
+      P.PutRequest.fromPartial({ key: b('secret/1'), value: b('x'), lease: lease.ID }),
+      token,
+    );
+    const { token: ut } = await call(a.authenticate, a, { name: 'u', password: 'upw' });
+    await expect(
+      call(m.lease.leaseTimeToLive, m.lease, { ID: lease.ID, keys: true }, ut),
+    ).rejects.toMatchObject({ details: 'etcdserver: permission denied' });
+    // Without the keys, or as root, it answers.
+    const plain = await call(m.lease.leaseTimeToLive, m.lease, { ID: lease.ID, keys: false }, ut);
+    expect(plain.grantedTTL).toBe(60);
+    const root = await call(m.lease.leaseTimeToLive, m.lease, { ID: lease.ID, keys: true }, token);
+    expect(root.keys.map((k) => Buffer.from(k).toString())).toEqual(['secret/1']);
+    a.close();
+  });
+});

@@ -17,7 +17,7 @@ export function leaseService(lease: Leases, callerOf: CallerOf): etcdserverpb.Le
   return {
     leaseGrant: unary((req) => lease.grant(req)),
     leaseRevoke: unary((req, call) => lease.revoke(req, callerOf(call))),
-    leaseTimeToLive: unary((req) => lease.timeToLive(req)),
+    leaseTimeToLive: unary((req, call) => lease.timeToLive(req, callerOf(call))),
     leaseLeases: unary(() => lease.leases()),
     leaseKeepAlive: (call: KeepAliveStream) => {
       let chain: Promise<void> = Promise.resolve();

@@ -39,12 +39,19 @@ export class Leases {
    */
   async timeToLive(
     req: etcdserverpb.LeaseTimeToLiveRequest,
+    caller: Caller = anonymous,
   ): Promise<etcdserverpb.LeaseTimeToLiveResponse> {
     this.s.assertNotLearner();
     try {
       const t = this.s.isLeader()
         ? await this.timeToLiveOnLeader(req)
         : await this.timeToLiveFromLeader(req);
+      // The keys are data: the caller must be allowed to read each (CVE-2023-32082, fixed
+      // in etcd 3.4.26 and 3.5.9; a deliberate difference from 3.4.23).
+      if (req.keys && this.s.authStore.isAuthEnabled()) {
+        const ai = await caller.authInfo();
+        for (const key of t.keys) this.s.authStore.isRangePermitted(ai, key);
+      }
       return { ...t, header: this.s.header() };
     } catch (err) {
       if (!(err instanceof LeaseNotFoundError)) throw err;
