@@ -18,12 +18,12 @@ const IMPORT_BATCH = 10_000;
  */
 export const boltSnapshotFormat: SnapshotFormat = {
   name: 'bbolt',
-  write(snapshot: BackendSnapshot): Iterable<Uint8Array> {
+  write(snapshot: BackendSnapshot, onSize?: (bytes: number) => void): Iterable<Uint8Array> {
     const buckets: BoltBucketInput[] = snapshot.bucketNames().map((name) => ({
       name: Buffer.from(name),
       entries: () => snapshot.entries(name),
     }));
-    return writeBolt(buckets, { chunkBytes: BOLT_CHUNK_BYTES });
+    return writeBolt(buckets, { chunkBytes: BOLT_CHUNK_BYTES, ...(onSize ? { onSize } : {}) });
   },
 };
 

@@ -35,10 +35,16 @@ export class BackendSnapshot {
     }
   }
 
-  /** Streams the snapshot in `format` (etcd's: boltSnapshotFormat), closing it at the end. */
-  async *chunks(format: SnapshotFormat): AsyncGenerator<Uint8Array> {
+  /**
+   * Streams the snapshot in `format` (etcd's: boltSnapshotFormat), closing it at the end;
+   * `onSize` hears the file's size before the first chunk, when the format knows it.
+   */
+  async *chunks(
+    format: SnapshotFormat,
+    onSize?: (bytes: number) => void,
+  ): AsyncGenerator<Uint8Array> {
     try {
-      yield* format.write(this);
+      yield* format.write(this, onSize);
     } finally {
       this.close();
     }
@@ -58,5 +64,9 @@ export class BackendSnapshot {
  */
 export interface SnapshotFormat {
   readonly name: string;
-  write(snapshot: BackendSnapshot): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /** `onSize` hears the file's size before its first byte, when the format knows it. */
+  write(
+    snapshot: BackendSnapshot,
+    onSize?: (bytes: number) => void,
+  ): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }

@@ -31,6 +31,8 @@ export interface BoltWriteOptions {
   pageSize?: number;
   /** Pages are yielded in chunks of about this many bytes; 64 KiB by default. */
   chunkBytes?: number;
+  /** Told the file's size once it is laid out, before the first chunk is yielded. */
+  onSize?: (bytes: number) => void;
 }
 
 /** The shape of a file {@link writeBolt} would write, known before a byte of it is written. */
@@ -333,6 +335,7 @@ export function* writeBolt(
   options: BoltWriteOptions = {},
 ): Generator<Uint8Array> {
   const layout = boltLayout(buckets, options);
+  options.onSize?.(layout.size);
   const { pageSize } = layout;
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const sorted = sortedBuckets(buckets);

@@ -169,7 +169,7 @@ export async function bootstrap(
   const walDir = path.join(memberDir, 'wal');
   const snapDir = path.join(memberDir, 'snap');
   fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
-  // Snapshot RPC files a crash left behind.
+  // Snapshot RPC files an older version left behind after a crash.
   for (const f of fs.readdirSync(snapDir))
     if (/^snapshot-.*\.tmp$/.test(f)) fs.rmSync(path.join(snapDir, f), { force: true });
   lg.info(

@@ -61,7 +61,7 @@ export class KV {
     const ai = await caller.authInfo();
     let resp: etcdserverpb.TxnResponse;
     if (isTxnReadOnly(req)) {
-      checkTxnPermission(this.s.authStore, ai, req);
+      checkTxnPermission(this.s.authStore, this.s.lessor, ai, req);
       if (!isTxnSerializable(req)) await this.s.linearizableReadNotify();
       resp = applyTxn(this.s.kv, req, true);
     } else {

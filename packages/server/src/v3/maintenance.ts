@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { etcdserverpb } from '@etcd-ts/api';
 import { boltSnapshotFormat, type SnapshotFormat } from '@etcd-ts/backend';
 import { NONE } from '@etcd-ts/raft';
@@ -21,8 +19,6 @@ export const SNAPSHOT_SEND_BUFFER_BYTES = 32 * 1024;
  * one but Status needs the root role when auth is enabled.
  */
 export class Maintenance {
-  private snapshotSeq = 0;
-
   constructor(
     private readonly s: EtcdServer,
     /** etcd's format: a bbolt file then its sha256, which etcdctl checks and strips. */
@@ -114,57 +110,52 @@ export class Maintenance {
   }
 
   /**
-   * The Snapshot stream: the backend's consistent read in `snapshotFormat`, written to a
-   * temporary file beside the data first (memory bounded by a chunk, the read txn released
-   * as soon as the file is written rather than held while a slow client reads), then sent
-   * in SNAPSHOT_SEND_BUFFER_BYTES blobs counting remaining_bytes down, and last the sha256.
+   * The Snapshot stream (etcd's Maintenance.Snapshot): the backend's consistent read in
+   * `snapshotFormat`, straight from the read transaction to the client — no copy on disk,
+   * memory bounded by one chunk — in SNAPSHOT_SEND_BUFFER_BYTES blobs counting
+   * remaining_bytes down from the file's size (known once the format has laid it out),
+   * then the sha256. A client that reads slowly holds the read transaction open, as a
+   * slow client holds etcd's bbolt read transaction.
    */
   async *snapshot(caller: Caller = anonymous): AsyncGenerator<etcdserverpb.SnapshotResponse> {
     this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
-    const { file, size } = await this.writeSnapshotFile();
-    this.s.lg.info({ 'total-bytes': size }, 'sending database snapshot to client');
+    this.s.backend.forceCommit();
+    let total = -1;
+    const chunks = this.s.backend.snapshot().chunks(this.snapshotFormat, (n) => {
+      total = n;
+    });
     const sha = createHash('sha256');
+    let sent = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const blob = (bytes: number): etcdserverpb.SnapshotResponse => {
+      const all = Buffer.concat(pending, pendingBytes);
+      const out = all.subarray(0, bytes);
+      const rest = all.subarray(bytes);
+      pending = rest.length > 0 ? [Buffer.from(rest)] : [];
+      pendingBytes = rest.length;
+      sent += out.length;
+      sha.update(out);
+      return { header: undefined, remainingBytes: Math.max(0, total - sent), blob: out };
+    };
     try {
-      const fh = await fsp.open(file, 'r');
-      try {
-        const buf = Buffer.alloc(SNAPSHOT_SEND_BUFFER_BYTES);
-        let sent = 0;
-        while (sent < size) {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, sent);
-          if (bytesRead === 0) throw new Error('snapshot file shrank while sending');
-          const blob = Buffer.from(buf.subarray(0, bytesRead));
-          sent += bytesRead;
-          sha.update(blob);
-          yield { header: undefined, remainingBytes: size - sent, blob };
+      for await (const chunk of chunks) {
+        if (sent === 0 && pendingBytes === 0) {
+          if (total < 0) throw new Error('snapshot: the format did not tell its size');
+          this.s.lg.info({ 'total-bytes': total }, 'sending database snapshot to client');
         }
-      } finally {
-        await fh.close();
+        pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        pendingBytes += chunk.length;
+        while (pendingBytes >= SNAPSHOT_SEND_BUFFER_BYTES) yield blob(SNAPSHOT_SEND_BUFFER_BYTES);
       }
+      if (pendingBytes > 0) yield blob(pendingBytes);
     } finally {
-      await fsp.rm(file, { force: true });
+      // A client that went away: the read transaction is released at once.
+      await chunks.return(undefined);
     }
+    if (sent !== total) throw new Error(`snapshot: sent ${sent} bytes of ${total}`);
     yield { header: undefined, remainingBytes: 0, blob: sha.digest() };
-    this.s.lg.info({ 'total-bytes': size }, 'sent database snapshot to client');
-  }
-
-  private async writeSnapshotFile(): Promise<{ file: string; size: number }> {
-    const s = this.s;
-    const name = `snapshot-${process.pid}-${s.clock.now()}-${this.snapshotSeq++}.tmp`;
-    const file = path.join(s.cfg.dataDir, 'member', 'snap', name);
-    const fh = await fsp.open(file, 'w', 0o600);
-    let size = 0;
-    try {
-      for await (const chunk of s.backend.snapshot().chunks(this.snapshotFormat)) {
-        await fh.write(chunk);
-        size += chunk.length;
-      }
-    } catch (err) {
-      await fh.close();
-      await fsp.rm(file, { force: true });
-      throw err;
-    }
-    await fh.close();
-    return { file, size };
+    this.s.lg.info({ 'total-bytes': total }, 'sent database snapshot to client');
   }
 }
