@@ -330,6 +330,29 @@ describe('a three-member cluster', () => {
   });
 });
 
+describe('losing the majority', () => {
+  it('serves again from one member restarted with --force-new-cluster, keeping its data', async () => {
+    cluster = await startCluster({ bin: BIN, size: 3, args: ARGS });
+    const [m1, m2, m3] = cluster.members as [ClusterMember, ClusterMember, ClusterMember];
+    const c1 = connect(m1);
+    for (let i = 0; i < 20; i++) await put(c1, `n${i}`, `${i}`);
+    await cluster.kill(m2);
+    await cluster.kill(m3);
+    await expect(put(c1, 'no-quorum', '1', 2000)).rejects.toBeDefined();
+    await cluster.kill(m1);
+    await cluster.restart(m1, ['--force-new-cluster']);
+    const c = connect(m1);
+    const list = await rpc(c.cluster, c.cluster.memberList, { linearizable: false });
+    expect(list.members).toHaveLength(1);
+    expect((await getAll(c, 'n', false)).count).toBe(20);
+    await put(c, 'after', '1');
+    // A later restart without the flag keeps the one-member cluster.
+    await cluster.kill(m1);
+    await cluster.restart(m1);
+    expect((await getAll(connect(m1), 'after', false)).count).toBe(1);
+  });
+});
+
 describe('five members', () => {
   it('bootstrap from --initial-cluster and serve the same data on every member', async () => {
     cluster = await startCluster({ bin: BIN, size: 5, args: ARGS });
