@@ -328,3 +328,49 @@ describe('membership changes with auth enabled', () => {
     },
   );
 });
+
+describe('a watch client that stops reading', () => {
+  it('holds the member to what it can send: the client gets every event in order once it reads again, and others are served meanwhile', async () => {
+    const etcd = await startEtcd({ bin: ETCD_TS_BIN });
+    const opts = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
+    const w = new etcdserverpb.WatchClient(etcd.endpoint, credentials.createInsecure(), opts);
+    const kv = new etcdserverpb.KVClient(etcd.endpoint, credentials.createInsecure());
+    try {
+      const stream = w.watch();
+      stream.on('error', () => {});
+      stream.write({
+        createRequest: etcdserverpb.WatchCreateRequest.fromPartial({
+          key: b('w'),
+          rangeEnd: b('x'),
+        }),
+      });
+      await new Promise((r) => stream.once('data', r));
+      stream.pause();
+      const value = Buffer.alloc(50 * 1024, 1);
+      const put = (key: string) =>
+        new Promise<void>((res, rej) =>
+          kv.put(etcdserverpb.PutRequest.fromPartial({ key: b(key), value }), (err) =>
+            err ? rej(err) : res(),
+          ),
+        );
+      for (let i = 0; i < 400; i += 20)
+        await Promise.all(Array.from({ length: 20 }, (_, j) => put(`w${(i + j) % 37}`)));
+      // Other clients are served while the stuck stream's events wait.
+      await put('other');
+      const revs: number[] = [];
+      stream.on('data', (r: etcdserverpb.WatchResponse) => {
+        for (const ev of r.events) revs.push(ev.kv!.modRevision);
+      });
+      stream.resume();
+      const deadline = Date.now() + 20_000;
+      while (revs.length < 400 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(revs).toEqual(Array.from({ length: 400 }, (_, i) => i + 2));
+      stream.cancel();
+    } finally {
+      w.close();
+      kv.close();
+      await etcd.stop();
+    }
+  });
+});

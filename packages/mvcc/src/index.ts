@@ -52,12 +52,14 @@ export {
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_VICTIM_INTERVAL_MS,
   MAX_WATCHERS_PER_SYNC,
+  SYNC_BATCH_BYTES,
   WatchableStore,
   type WatchableStoreConfig,
 } from './watchable_store.js';
 export {
   type Event,
   type EventFilter,
+  WATCH_BATCH_MAX_BYTES,
   WATCH_BATCH_MAX_REVS,
   type WatchResponse,
 } from './watcher_group.js';

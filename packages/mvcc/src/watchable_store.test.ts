@@ -14,7 +14,7 @@ import {
   type WatchStream,
 } from './watch_stream.js';
 import { WatchableStore } from './watchable_store.js';
-import type { WatchResponse } from './watcher_group.js';
+import { WATCH_BATCH_MAX_BYTES, type WatchResponse } from './watcher_group.js';
 
 let t: TestDir;
 let st: WatchableStore;
@@ -111,22 +111,43 @@ describe('watch', () => {
     expect(evs(await ws.recv())).toEqual(['PUT k1@52']);
   });
 
-  it('bounds a catch-up pass by watchers per sync and a response by 1000 revisions', async () => {
+  it('splits a catch-up of large values into responses of about WATCH_BATCH_MAX_BYTES', async () => {
+    const big = Buffer.alloc(100 * 1024, 7);
+    for (let i = 0; i < 40; i++) st.put(b(`big${i % 3}`), big);
+    const ws = st.newWatchStream();
+    ws.watch({ key: b('big'), rangeEnd: b('bih'), startRevision: 2 });
+    const got = await drain(ws, (rs) => rs.flatMap(evs).length === 40);
+    for (const r of got) {
+      const bytes = r.events.reduce((n, e) => n + e.kv!.key.length + e.kv!.value.length, 0);
+      // A response stops at the first revision past the bound: one value over, at most.
+      expect(bytes).toBeLessThanOrEqual(WATCH_BATCH_MAX_BYTES + big.length + 8);
+    }
+    expect(got.length).toBeGreaterThanOrEqual(4);
+    expect(got.flatMap(evs).map((e) => Number(e.split('@')[1]))).toEqual(
+      Array.from({ length: 40 }, (_, i) => 2 + i),
+    );
+  });
+
+  it('bounds a catch-up pass by watchers per sync and each response by 1000 revisions', async () => {
     await st.close();
     st = new WatchableStore(t.backend(), { syncInterval: 60_000, maxWatchersPerSync: 2 });
     for (let i = 0; i < 1500; i++) st.put(b('k'), b(`${i}`));
     const ws = st.newWatchStream({ channelCapacity: 1000 });
     for (let i = 0; i < 5; i++) ws.watch({ key: b('k'), startRevision: 2 });
-    // Two watchers per pass; both got only the first 1000 revisions, so all five stay behind.
-    expect(st.syncWatchers()).toBe(5);
+    // Two watchers per pass, each caught up in responses of at most 1000 revisions; the
+    // other three wait for the following passes.
+    expect(st.syncWatchers()).toBe(3);
     const first = ws.tryRecv()!;
     expect(first.events).toHaveLength(1000); // one response carries at most 1000 revisions
     expect(first.events[999]!.kv!.modRevision).toBe(1001);
+    expect(ws.tryRecv()!.events.map((e) => e.kv!.modRevision)).toEqual(
+      Array.from({ length: 500 }, (_, i) => 1002 + i),
+    );
     expect(ws.tryRecv()!.events).toHaveLength(1000);
+    expect(ws.tryRecv()!.events).toHaveLength(500);
     expect(ws.tryRecv()).toBeUndefined();
-    // The rest of the history comes in the following passes.
     while (st.syncWatchers() > 0);
-    let total = 2000;
+    let total = 3000;
     for (let r = ws.tryRecv(); r !== undefined; r = ws.tryRecv()) total += r.events.length;
     expect(total).toBe(5 * 1500);
     expect(st.watcherCounts()).toEqual({ synced: 5, unsynced: 0, victims: 0 });

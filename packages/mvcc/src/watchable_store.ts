@@ -13,6 +13,12 @@ import {
   type WatchSink,
 } from './watcher_group.js';
 
+/**
+ * A catch-up pass reads at most about this many bytes of history (whole revisions): with
+ * large values, etcd's 10,000 entries a pass could mean gigabytes read at once.
+ */
+export const SYNC_BATCH_BYTES = 16 * 1024 * 1024;
+
 /** etcd's defaults: sync up to 512 unsynced watchers every 100 ms, retry victims every 10 ms. */
 export const DEFAULT_SYNC_INTERVAL_MS = 100;
 export const DEFAULT_VICTIM_INTERVAL_MS = 10;
@@ -304,17 +310,21 @@ export class WatchableStore extends KVStore {
     // Read history in one bounded pass; stop at a revision boundary so no revision is split.
     // Values are only valid during the callback: decode (copying) as they come.
     const entries: Array<[Buffer, KeyValue]> = [];
+    let bytes = 0;
+    let full = false;
     this.backend.forEach(
       KEY_BUCKET,
       (k, v) => {
         entries.push([k, decodeKeyValue(v, true)]);
-        return entries.length < this.syncBatchEntries;
+        bytes += v.length;
+        full = entries.length >= this.syncBatchEntries || bytes >= SYNC_BATCH_BYTES;
+        return !full;
       },
       revToBytes(minRev, 0),
       revToBytes(curRev + 1, 0),
     );
     let upTo = curRev;
-    if (entries.length >= this.syncBatchEntries) {
+    if (full) {
       const lastMain = bytesToRev(entries[entries.length - 1]![0]).main;
       const firstMain = bytesToRev(entries[0]![0]).main;
       if (lastMain > firstMain) {
@@ -349,35 +359,47 @@ export class WatchableStore extends KVStore {
     let victims: Map<Watcher, EventBatch> | undefined;
     for (const w of chosen) {
       if (w.minRev > upTo) continue; // nothing of this pass is due to it yet
-      w.minRev = upTo + 1;
-      const eb = batches.get(w);
-      if (eb === undefined) {
-        if (upTo === curRev) {
-          this.unsynced.delete(w);
-          this.synced.add(w);
+      let eb = batches.get(w);
+      let solo: WatcherGroup | undefined;
+      // A watcher gets this pass's events in as many responses as their size takes, while
+      // its stream has room; what does not fit waits for a later pass.
+      for (;;) {
+        w.minRev = upTo + 1;
+        if (eb === undefined) {
+          if (upTo === curRev) {
+            this.unsynced.delete(w);
+            this.synced.add(w);
+          }
+          break;
         }
-        continue;
-      }
-      if (eb.moreRev !== 0) w.minRev = eb.moreRev;
-      if (
-        w.send({
+        if (eb.moreRev !== 0) w.minRev = eb.moreRev;
+        const sent = w.send({
           watchId: w.id,
           events: eb.events,
           revision: curRev,
           compactRevision: 0,
           fragment: w.fragment,
-        })
-      ) {
-        if (eb.moreRev === 0 && upTo === curRev) {
+        });
+        if (!sent) {
+          w.victim = true;
+          victims ??= new Map();
+          victims.set(w, eb);
           this.unsynced.delete(w);
-          this.synced.add(w);
+          break;
         }
-        continue;
+        if (eb.moreRev === 0) {
+          if (upTo === curRev) {
+            this.unsynced.delete(w);
+            this.synced.add(w);
+          }
+          break;
+        }
+        if (solo === undefined) {
+          solo = new WatcherGroup();
+          solo.add(w);
+        }
+        eb = solo.batch(events).get(w);
       }
-      w.victim = true;
-      victims ??= new Map();
-      victims.set(w, eb);
-      this.unsynced.delete(w);
     }
     if (victims !== undefined) this.addVictims(victims);
     return this.unsynced.size;

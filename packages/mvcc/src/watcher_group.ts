@@ -71,29 +71,43 @@ export class Watcher {
 /** etcd's watchBatchMaxRevs: one response carries events of at most this many revisions. */
 export const WATCH_BATCH_MAX_REVS = 1000;
 
+/**
+ * One catch-up response carries at most about this many bytes of keys and values (a whole
+ * revision always goes together): etcd has no such bound and builds responses of up to
+ * 1000 revisions of full values, which a slow watcher's server holds in memory and most
+ * clients refuse (grpc's default 4 MiB receive limit). Events still arrive in order, only in
+ * more responses.
+ */
+export const WATCH_BATCH_MAX_BYTES = 1024 * 1024;
+
 /** The events due to one watcher from one pass (etcd's eventBatch). */
 export class EventBatch {
   events: Event[] = [];
   revs = 0;
+  /** Key and value bytes of the events so far. */
+  bytes = 0;
   /** Non-zero: events from this revision on did not fit; the watcher resumes here. */
   moreRev = 0;
 
   add(ev: Event): void {
-    if (this.revs > WATCH_BATCH_MAX_REVS) return;
+    if (this.moreRev !== 0) return;
+    const size = ev.kv!.key.length + ev.kv!.value.length;
     if (this.events.length === 0) {
       this.revs = 1;
+      this.bytes = size;
       this.events.push(ev);
       return;
     }
     const last = this.events[this.events.length - 1]!.kv!.modRevision;
     const rev = ev.kv!.modRevision;
     if (rev > last) {
-      this.revs++;
-      if (this.revs > WATCH_BATCH_MAX_REVS) {
+      if (this.revs + 1 > WATCH_BATCH_MAX_REVS || this.bytes >= WATCH_BATCH_MAX_BYTES) {
         this.moreRev = rev;
         return;
       }
+      this.revs++;
     }
+    this.bytes += size;
     this.events.push(ev);
   }
 }

@@ -57,9 +57,32 @@ class ServerWatchStream {
     void this.sendLoop();
   }
 
-  private write(resp: WatchResponse): void {
+  /** Writes a response; false when grpc-js's buffer is full and the sender must wait. */
+  private write(resp: WatchResponse): boolean {
+    if (this.closed) return true;
+    return this.call.write(resp);
+  }
+
+  /**
+   * Waits until the client has read what grpc-js buffers (or the stream ends): while it
+   * waits, events stay in the mvcc stream's bounded channel and, once that is full, its
+   * watchers become victims that are caught up from the store later. So a client that
+   * stops reading holds at most the channel's responses and one write's events per watcher
+   * in memory, not every event that happens meanwhile.
+   */
+  private async drained(): Promise<void> {
     if (this.closed) return;
-    this.call.write(resp);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.call.off('drain', done);
+        this.call.off('close', done);
+        this.call.off('cancelled', done);
+        resolve();
+      };
+      this.call.on('drain', done);
+      this.call.on('close', done);
+      this.call.on('cancelled', done);
+    });
   }
 
   private async handle(req: WatchRequest): Promise<void> {
@@ -153,7 +176,8 @@ class ServerWatchStream {
       if (this.closed) return;
       const canceled = r.compactRevision !== 0;
       const base = {
-        header: this.w.header(r.revision),
+        // The response's own revision, 0 included (a compaction cancel), as etcd sends it.
+        header: this.w.headerAt(r.revision),
         watchId: r.watchId,
         created: false,
         canceled,
@@ -162,13 +186,12 @@ class ServerWatchStream {
       };
       if (canceled) this.progress.delete(r.watchId);
       if (!r.fragment || r.events.length < 2) {
-        this.write({ ...base, fragment: false, events: r.events });
+        if (!this.write({ ...base, fragment: false, events: r.events })) await this.drained();
         continue;
       }
       const parts = fragmentEvents(r.events, this.w.maxResponseBytes, eventSize);
-      parts.forEach((events, i) => {
-        this.write({ ...base, fragment: i < parts.length - 1, events });
-      });
+      for (const [i, events] of parts.entries())
+        if (!this.write({ ...base, fragment: i < parts.length - 1, events })) await this.drained();
     }
   }
 

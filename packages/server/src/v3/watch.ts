@@ -26,6 +26,11 @@ export class Watch {
     return this.s.header(revision);
   }
 
+  /** A header with exactly `revision`, 0 included (etcd's newResponseHeader). */
+  headerAt(revision: number): etcdserverpb.ResponseHeader {
+    return { ...this.s.header(), revision };
+  }
+
   /** The largest response a fragmenting watcher's events are split to fit. */
   get maxResponseBytes(): number {
     return this.s.cfg.maxRequestBytes;
