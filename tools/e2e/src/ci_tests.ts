@@ -9,9 +9,13 @@
 export const CI_TESTS: readonly string[] = [
   // One member with client TLS and --client-cert-auth; etcdctl authenticates by the `root`
   // common name of its certificate, enables auth, then two goroutines run 100 user
-  // add/delete and 100 put/delete rounds at once (about 200 etcdctl processes, ~25 s).
+  // add/delete and 100 put/delete rounds at once (about 400 etcdctl processes, 25-45 s).
   'TestCtlV3AuthCertCNWithWithConcurrentOperation',
-  // One member whose peer URL is a unix socket (unix://etcd.unix:1): starts, logs the
-  // suite's ready lines, stops on SIGKILL (~1 s).
-  'TestEtcdUnixPeers',
+  // Three members over plain http peers (the peer transport): all start and log the
+  // suite's ready lines (~3 s).
+  'TestEtcdMultiPeer',
+  // Three members over https peers with --peer-client-cert-auth and
+  // --peer-cert-allowed-hostname: two with the right certificate form the cluster, the
+  // third is refused with "remote error: tls: bad certificate" (~4 s).
+  'TestEtcdPeerNameAuth',
 ];
