@@ -281,7 +281,8 @@ export class WatchableStore extends KVStore {
           w.sink.trySend({
             watchId: w.id,
             events: [],
-            revision: curRev,
+            // etcd's compaction cancel carries no revision (its header says 0).
+            revision: 0,
             compactRevision: compactRev,
             fragment: false,
           })
