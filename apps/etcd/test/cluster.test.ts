@@ -302,9 +302,19 @@ describe('a three-member cluster', () => {
         ),
       ]);
       expect(code).toBe(0);
-      const list = await rpc(c1.cluster, c1.cluster.memberList, { linearizable: true });
+      // Removing a member may move the leadership (m3 may have led): a linearizable read in
+      // flight then fails with the retryable "leader changed", which clients retry.
+      const list = await until(
+        'the member list',
+        () => rpc(c1.cluster, c1.cluster.memberList, { linearizable: true }),
+        10_000,
+      );
       expect(list.members).toHaveLength(3);
-      await put(c4, 'after-promote', '1');
+      await until(
+        'a write through the promoted member',
+        () => put(c4, 'after-promote', '1'),
+        10_000,
+      );
       expect((await getAll(c1, 'after-promote', false)).count).toBe(1);
     } finally {
       await learner.kill();
