@@ -410,7 +410,6 @@ describe('flags', () => {
       [['--discovery-srv=example.com'], /DNS SRV records is not implemented/],
       [['--proxy=on'], /does not run as a v2 proxy/],
       [['--listen-metrics-urls=http://127.0.0.1:2381'], /\/metrics and \/health are not served/],
-      [['--experimental-initial-corrupt-check'], /corruption checks are not implemented/],
       [['--experimental-corrupt-check-time=1m'], /CORRUPT alarm\) is not implemented/],
       [['--experimental-compact-hash-check-enabled'], /compaction hash check is not implemented/],
       [['--experimental-compaction-batch-limit=10'], /batches of etcd's default, 1000/],

@@ -812,7 +812,7 @@ export const FLAGS: readonly FlagSpec[] = [
     S.experimental,
     'both',
     'Enable to check data corruption before serving any client/peer traffic.',
-    { note: 'refused when true: the corruption checks are not implemented yet' },
+    {},
   ),
   f(
     'experimental-corrupt-check-time',
@@ -1462,10 +1462,6 @@ export function toEmbedConfig(p: ParsedFlags, warnings: string[] = p.warnings): 
     refuse(
       '--listen-metrics-urls is not supported by etcd-ts yet: /metrics and /health are not served (the metrics issue)',
     );
-  if (truthy('experimental-initial-corrupt-check'))
-    refuse(
-      '--experimental-initial-corrupt-check is not supported by etcd-ts yet: the corruption checks are not implemented',
-    );
   if (duration('experimental-corrupt-check-time', f['experimental-corrupt-check-time']!) !== 0)
     refuse(
       '--experimental-corrupt-check-time is not supported by etcd-ts yet: the periodic corruption check (and its CORRUPT alarm) is not implemented',
@@ -1746,6 +1742,7 @@ export function toEmbedConfig(p: ParsedFlags, warnings: string[] = p.warnings): 
     preVote: truthy('pre-vote'),
     strictReconfigCheck: truthy('strict-reconfig-check'),
     forceNewCluster: truthy('force-new-cluster'),
+    initialCorruptCheck: truthy('experimental-initial-corrupt-check'),
     snapshotCount: uint('snapshot-count', f['snapshot-count']!),
     ...(catchUp > 0 ? { snapshotCatchUpEntries: catchUp } : {}),
     maxWals: uint('max-wals', f['max-wals']!) || Number.MAX_SAFE_INTEGER,

@@ -93,6 +93,8 @@ export interface ServerConfig {
   strictReconfigCheck: boolean;
   /** etcd's --force-new-cluster: restart as a one-member cluster, keeping the data. */
   forceNewCluster: boolean;
+  /** etcd's --experimental-initial-corrupt-check: compare KV hashes with the peers at start. */
+  initialCorruptCheck: boolean;
   snapshotCount: number;
   snapshotCatchUpEntries: number;
   maxWals: number;
@@ -139,6 +141,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     preVote: true,
     strictReconfigCheck: true,
     forceNewCluster: false,
+    initialCorruptCheck: false,
     snapshotCount: DEFAULT_SNAPSHOT_COUNT,
     snapshotCatchUpEntries: DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES,
     maxWals: DEFAULT_MAX_WALS,

@@ -9,6 +9,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { GRPC_OVERHEAD_BYTES, type ServerConfig } from './config.js';
+import { checkInitialHashKV } from './corrupt.js';
 import { authService } from './grpc/auth.js';
 import { type CallerOf, callerOf } from './grpc/caller.js';
 import { clusterService } from './grpc/cluster.js';
@@ -274,6 +275,7 @@ export async function startEtcd(cfg: EmbedConfig, plugins: EmbedPlugins = {}): P
   try {
     // Peers first: publishing needs a leader, and a leader needs the others to hear it.
     peers = await listenPeers(server, v3, cfg.listenPeerUrls ?? [], cfg.peerTls);
+    if (cfg.initialCorruptCheck) await checkInitialHashKV(server);
     await server.readyNotify();
     for (const u of urls) {
       let address: string;
