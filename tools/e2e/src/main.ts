@@ -19,9 +19,11 @@ per process. REGEX (Go's -run syntax, unanchored) narrows the tests.
   --client etcdctl|etcdctl-ts|PATH
                                  the etcdctl it runs (default etcdctl: Debian's 3.4)
   --ci                           only the CI subset (src/ci_tests.ts)
-  --jobs N                       tests at once (default 1); above 1 each test gets its own
-                                 network namespace, as the suite's ports are fixed
-  --netns                        a network namespace per test even with --jobs 1
+  --jobs N                       tests at once (default 1)
+  --netns                        require a network namespace per test (unshare --net; the
+                                 default whenever root can make one): the suite's ports are
+                                 fixed (20000+), so tests meet nothing else on them
+  --no-netns                     run the tests in the machine's network namespace
   --timeout SECONDS              per test (default 120)
   --shard I/N                    the I-th of N interleaved parts of the selection
   --out DIR                      verdict.json and logs/ (default tools/e2e/results/<server>+<client>)
@@ -101,6 +103,7 @@ function parse(argv: string[]) {
       ci: { type: 'boolean', default: false },
       jobs: { type: 'string', default: '1' },
       netns: { type: 'boolean', default: false },
+      'no-netns': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '120' },
       shard: { type: 'string' },
       out: { type: 'string' },
@@ -126,8 +129,13 @@ async function run({ values, positionals }: ReturnType<typeof parse>): Promise<n
   const tail = Number(values.tail);
   const shard = parseShard(values.shard);
   const regex = positionals[0] !== undefined ? new RegExp(positionals[0]) : undefined;
-  const netns = values.netns || jobs > 1;
-  if (netns && !canUseNetns())
+  // The suite binds fixed ports (20000 and up): in a network namespace of its own a test
+  // meets neither another test (--jobs) nor anything else on the machine on those ports.
+  const netnsWanted = values.netns || jobs > 1;
+  if (values['no-netns'] && jobs > 1)
+    throw new Error('--jobs above 1 needs a network namespace per test (the ports are fixed)');
+  const netns = !values['no-netns'] && canUseNetns();
+  if (netnsWanted && !netns)
     throw new Error(
       'a network namespace per test needs root and unshare(1): the suite binds fixed ports (20000+), so --jobs above 1 cannot run without one',
     );
@@ -164,7 +172,7 @@ async function run({ values, positionals }: ReturnType<typeof parse>): Promise<n
   const verdicts = new VerdictFile(join(out, 'verdict.json'));
 
   console.log(
-    `etcd ${suite.etcdVersion} e2e: ${selected.length} of ${all.length} tests (${excluded.length} out of scope), server ${server}, client ${client}, ${jobs} at a time, ${timeoutMs / 1000}s each`,
+    `etcd ${suite.etcdVersion} e2e: ${selected.length} of ${all.length} tests (${excluded.length} out of scope), server ${server}, client ${client}, ${jobs} at a time, ${timeoutMs / 1000}s each${netns ? ', a network namespace each' : ''}`,
   );
   const onSignal = (sig: NodeJS.Signals) => {
     console.error(`etcd-e2e: ${sig}: killing the running tests`);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,9 @@ fail)
   exit 1 ;;
 nopass)
   echo "testing: warning: no tests to run" ;;
+net)
+  echo "links: $(ip -o link show | wc -l) $(ip -o link show up | cut -d' ' -f2)"
+  echo "--- PASS: $name (0.00s)" ;;
 leak|leakonce)
   echo "--- PASS: $name (0.10s)"
   echo "PASS"
@@ -154,6 +157,18 @@ describe('runTest', () => {
     ]);
     const none = setup('nopass');
     expect((await runTest('TestFake', none.opts)).result).toBe('fail');
+  });
+});
+
+const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['--net', 'true']).status === 0;
+
+describe.skipIf(!canUnshare)('runTest in a network namespace', () => {
+  it('the test sees only loopback, and it is up', async () => {
+    const { opts } = setup('net');
+    const v = await runTest('TestFake', { ...opts, netns: true, tailLines: 10 });
+    expect(v.result).toBe('pass');
+    expect(v.tail).toContain('links: 1 lo:');
+    expect(readFileSync(opts.logFile, 'utf8')).toContain('args: -test.run=^TestFake$ -test.v');
   });
 });
 
