@@ -94,10 +94,11 @@ const STEPS: Step[] = [
   { args: ['lease', 'revoke', 'LEASE'] },
   { args: ['put', '--lease=1234', 'lk', 'lv'] },
   { args: ['lease', 'grant', '9000000001'] },
-  { args: ['member', 'list'], capture: { name: 'SELF', re: /^([0-9a-f]+),/ } },
+  { args: ['member', 'list'], capture: { name: 'SELF', re: /^ *([0-9a-f]+),/ } },
   {
     args: ['member', 'add', 'n2', '--peer-urls=http://127.0.0.1:1', '--learner'],
-    capture: { name: 'LEARNER', re: /Member ([0-9a-f]+) added/ },
+    // etcdctl prints ids with %16x: a short id is padded with spaces, not zeros.
+    capture: { name: 'LEARNER', re: /Member +([0-9a-f]+) added/ },
   },
   { args: ['member', 'add', 'n3', '--peer-urls=http://127.0.0.1:1', '--learner'], delayMs: 1100 },
   { args: ['member', 'list'] },
