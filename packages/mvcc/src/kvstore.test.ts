@@ -288,3 +288,24 @@ describe('compaction and hash', () => {
     return other.cleanup();
   });
 });
+
+describe('hashByRevAsync', () => {
+  it('equals hashByRev at every revision, compacted ones included, and lets the loop run', async () => {
+    const dir = new TestDir();
+    const st = new KVStore(dir.backend());
+    for (let i = 0; i < 25_000; i++) st.put(b(`k${i % 700}`), b(`v${i}`));
+    await st.compact(12_000);
+    for (const rev of [0, 12_500, 20_000, 25_001]) {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      const got = await st.hashByRevAsync(rev);
+      clearInterval(timer);
+      expect(got).toEqual(st.hashByRev(rev));
+      // 25,000 revisions are hashed in three slices, with turns of the loop between them.
+      if (rev === 0) expect(ticks).toBeGreaterThan(0);
+    }
+    await expect(st.hashByRevAsync(5)).rejects.toThrow(CompactedError);
+    await st.close();
+    await dir.cleanup();
+  });
+});

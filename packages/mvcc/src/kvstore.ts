@@ -41,6 +41,8 @@ export const DEFAULT_COMPACTION_BATCH_LIMIT = 1000;
 export const DEFAULT_COMPACTION_SLEEP_INTERVAL_MS = 10;
 /** Entries read per chunk while rebuilding the index on open. */
 const RESTORE_CHUNK = 10_000;
+/** Entries hashByRevAsync hashes between turns of the event loop. */
+export const HASH_YIELD_ENTRIES = 10_000;
 /**
  * Backends at least this large rebuild the index with a second thread sorting the keys
  * (see restore_order.ts); below it, starting the thread costs more than it saves.
@@ -568,6 +570,40 @@ export class KVStore {
   }
 
   /** The backend hash without the apply position (etcd's store.Hash). */
+  /**
+   * hashByRev without holding the event loop: the key bucket is read from one read
+   * transaction (the same data throughout, as etcd's read tx) and the loop gets a turn every
+   * HASH_YIELD_ENTRIES entries, so a large store's HashKV does not starve raft's ticks,
+   * lease expiry or other clients.
+   */
+  async hashByRevAsync(rev = 0): Promise<HashKVResult> {
+    this.assertOpen();
+    const compactRev = this.compactMainRev;
+    const currentRev = this.currentRev;
+    if (rev > 0 && rev <= compactRev) throw new CompactedError();
+    if (rev > 0 && rev > currentRev) throw new FutureRevError();
+    const at = rev === 0 ? currentRev : rev;
+    const keep = this.index.keep(at);
+    let crc = crc32c(Buffer.from(KEY_BUCKET));
+    const lowerMain = compactRev + 1;
+    const end = revToBytes(at + 1, 0);
+    this.backend.forceCommit();
+    const snap = this.backend.snapshot();
+    try {
+      let n = 0;
+      for (const [k, v] of snap.entries(KEY_BUCKET)) {
+        if (Buffer.compare(k, end) >= 0) break;
+        const r = bytesToRev(k);
+        if (!(r.main < lowerMain && keep.size > 0 && !keep.has(revSetKey(r.main, r.sub))))
+          crc = crc32c(v, crc32c(k, crc));
+        if (++n % HASH_YIELD_ENTRIES === 0) await new Promise((res) => setImmediate(res));
+      }
+    } finally {
+      snap.close();
+    }
+    return { hash: crc >>> 0, rev: currentRev, compactRev };
+  }
+
   hash(): { hash: number; rev: number } {
     this.assertOpen();
     return { hash: this.backend.hash(), rev: this.currentRev };

@@ -16,7 +16,7 @@ export async function checkInitialHashKV(s: EtcdServer): Promise<void> {
     { 'local-member-id': idToHex(s.memberId), timeout: `${s.requestTimeout}ms` },
     'starting initial corruption check',
   );
-  const { hash, rev, compactRev } = s.kv.hashByRev(0);
+  const { hash, rev, compactRev } = await s.kv.hashByRevAsync(0);
   let mismatch = 0;
   for (const m of s.cluster.sortedMembers()) {
     if (m.id === s.memberId) continue;

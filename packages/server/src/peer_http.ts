@@ -138,7 +138,7 @@ async function answer(
     } else {
       const r = etcdserverpb.HashKVRequest.decode(body);
       request = async () => {
-        const h = s.kv.hashByRev(r.revision);
+        const h = await s.kv.hashByRevAsync(r.revision);
         return etcdserverpb.HashKVResponse.encode({
           header: s.header(h.rev),
           hash: h.hash,

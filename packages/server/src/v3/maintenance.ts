@@ -76,7 +76,7 @@ export class Maintenance {
   ): Promise<etcdserverpb.HashKVResponse> {
     this.s.assertNotLearner();
     this.s.authStore.isAdminPermitted(await caller.authInfo());
-    const h = this.s.kv.hashByRev(req.revision);
+    const h = await this.s.kv.hashByRevAsync(req.revision);
     return { header: this.s.header(h.rev), hash: h.hash, compactRevision: h.compactRev };
   }
 
