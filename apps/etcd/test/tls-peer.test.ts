@@ -146,9 +146,12 @@ describe('peer TLS clusters', () => {
       await expect(peerVersion(url, certs, certs.clientCert, certs.clientKey)).rejects.toThrow(
         /socket hang up|ECONNRESET|EPIPE/,
       );
-      expect(cluster.members[0]!.proc!.logs()).toMatch(
-        /rejected connection.*client certificate authentication failed|client certificate authentication failed.*rejected connection/,
-      );
+      // The member logs the refusal as it happens; its output reaches us a moment later.
+      const refusal =
+        /rejected connection.*client certificate authentication failed|client certificate authentication failed.*rejected connection/;
+      for (let i = 0; i < 100 && !refusal.test(cluster.members[0]!.proc!.logs()); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(cluster.members[0]!.proc!.logs()).toMatch(refusal);
       // Without any client certificate the handshake itself fails.
       await expect(
         new Promise((resolve, reject) =>
