@@ -40,6 +40,24 @@ describe('divergences.json', () => {
     expect(documentedDivergence(ctx(open, { code: 'OK', resp: {} }, ours))).toBeUndefined();
   });
 
+  it('matches the CVE-2023-32082 check only when the lease has keys to hide', () => {
+    const op: Op = {
+      kind: 'call',
+      rpc: 'Lease.LeaseTimeToLive',
+      req: { ID: { $lease: 1 }, keys: true },
+    };
+    const denied = { code: 'PERMISSION_DENIED', message: 'etcdserver: permission denied' };
+    const withKeys = { code: 'OK', resp: { ID: 'lease#1', keys: ['k'] } };
+    expect(documentedDivergence(ctx(op, withKeys, denied))).toBe(
+      'lease-timetolive-keys-permission',
+    );
+    expect(
+      documentedDivergence(ctx(op, { code: 'OK', resp: { ID: 'lease#1' } }, denied)),
+    ).toBeUndefined();
+    const noKeys: Op = { ...op, req: { ID: { $lease: 1 } } };
+    expect(documentedDivergence(ctx(noKeys, withKeys, denied))).toBeUndefined();
+  });
+
   it('matches etcd 3.5 RPCs only where etcd 3.4 does not have them', () => {
     const op: Op = { kind: 'call', rpc: 'Auth.AuthStatus', req: {} };
     const unimpl = {

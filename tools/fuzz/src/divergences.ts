@@ -39,6 +39,23 @@ export const DIVERGENCES: readonly DocumentedDivergence[] = (
  * divergence and nothing else (every difference must be explained by it).
  */
 export const MATCHERS: Record<string, (c: DivergenceContext) => boolean> = {
+  'lease-timetolive-keys-permission': (c) => {
+    if (c.op.kind !== 'call' || c.op.rpc !== 'Lease.LeaseTimeToLive' || c.op.req.keys !== true) {
+      return false;
+    }
+    const keys = (c.reference.resp as JsonObject | undefined)?.keys;
+    return (
+      !c.referenceCrashed &&
+      c.reference.code === 'OK' &&
+      Array.isArray(keys) &&
+      keys.length > 0 &&
+      (isError(c.ours, 'PERMISSION_DENIED', 'etcdserver: permission denied') ||
+        isError(c.ours, 'INVALID_ARGUMENT', 'etcdserver: user name is empty') ||
+        isError(c.ours, 'UNAUTHENTICATED', 'etcdserver: invalid auth token') ||
+        isError(c.ours, 'FAILED_PRECONDITION', 'etcdserver: revision of auth store is old'))
+    );
+  },
+
   'etcd-3.5-rpcs': (c) =>
     c.op.kind === 'call' &&
     (c.op.rpc === 'Auth.AuthStatus' || c.op.rpc === 'Maintenance.Downgrade') &&

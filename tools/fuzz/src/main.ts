@@ -186,13 +186,21 @@ export async function fuzz(o: FuzzOptions): Promise<number> {
   let epochs = 0;
   let shrinks = 0;
   let reported = 0;
+  let startFailure: string | undefined;
   // Time spent shrinking does not count: the fuzzing and the abuse each get their share.
   let diffEnd = start + o.seconds * 1000 * (1 - o.abuseShare);
 
   try {
     for (let epoch = 0; Date.now() < diffEnd; epoch++) {
       const seq = gen.epoch(epoch);
-      const pair = await pool.take();
+      let pair: Awaited<ReturnType<PairPool['take']>>;
+      try {
+        pair = await pool.take();
+      } catch (err) {
+        startFailure = (err as Error).message.split('\n').slice(0, 12).join('\n');
+        console.log(`cannot start the servers:\n${startFailure}`);
+        break;
+      }
       if (Date.now() >= diffEnd) {
         stops.push(pair.stop().catch(() => {}));
         break;
@@ -238,7 +246,12 @@ export async function fuzz(o: FuzzOptions): Promise<number> {
   let abuse: AbuseResult[] = [];
   if (o.abuseShare > 0) {
     const abuseEnd = Date.now() + o.seconds * 1000 * o.abuseShare;
-    abuse = await runAbuse(o.server, o.seed, abuseEnd, (l) => console.log(l));
+    try {
+      abuse = await runAbuse(o.server, o.seed, abuseEnd, (l) => console.log(l));
+    } catch (err) {
+      startFailure = (err as Error).message.split('\n').slice(0, 12).join('\n');
+      console.log(`cannot start the server for the abuse:\n${startFailure}`);
+    }
   }
   const abuseFailures = abuse.filter((a) => a.failure !== undefined);
   for (const a of abuseFailures) {
@@ -260,7 +273,8 @@ export async function fuzz(o: FuzzOptions): Promise<number> {
     `crashes: ${count('crash').length} of apps/etcd, ${count('unresponsive').length} unresponsive, ${count('reference-crash').length} undocumented of etcd 3.4`,
   );
   console.log(`abuse: ${abuse.length} scenarios run, ${abuseFailures.length} failed`);
-  const bad = list.length > 0 || abuseFailures.length > 0;
+  if (startFailure !== undefined) console.log('the servers could not be started (see above)');
+  const bad = list.length > 0 || abuseFailures.length > 0 || startFailure !== undefined;
   console.log(bad ? 'FAIL' : 'OK');
   return bad ? 1 : 0;
 }
@@ -272,7 +286,12 @@ async function shrinkProblem(p: Problem, pool: PairPool, seconds: number): Promi
   let last: Finding | undefined;
   let lastOps: Op[] | undefined;
   const fails = async (candidate: Op[]): Promise<boolean> => {
-    const pair = await pool.take();
+    let pair: Awaited<ReturnType<PairPool['take']>>;
+    try {
+      pair = await pool.take();
+    } catch {
+      return false; // no servers, no evidence either way
+    }
     try {
       // Other differences on the way are no reason to stop, unless they part the stores.
       const r = await runSequence(pair, candidate, { probe: p.finding.kind === 'unresponsive' });

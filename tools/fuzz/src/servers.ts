@@ -40,7 +40,23 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startServer(label: string, bin: string): Promise<Server> {
+/**
+ * Starts a server on free ports. A port taken between freePort() and the bind (other tests
+ * run on this machine) is retried on new ports; only a server that cannot start at all
+ * fails.
+ */
+export async function startServer(label: string, bin: string, attempts = 4): Promise<Server> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startServerOnce(label, bin);
+    } catch (err) {
+      const text = String((err as Error).message);
+      if (i >= attempts || !/address already in use|EADDRINUSE/.test(text)) throw err;
+    }
+  }
+}
+
+async function startServerOnce(label: string, bin: string): Promise<Server> {
   const proc = await startEtcd({ bin, args: serverArgs(), startTimeoutMs: 30_000 });
   let exited = false;
   void proc.exited.then(() => {
