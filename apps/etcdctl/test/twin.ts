@@ -91,9 +91,13 @@ export class Normaliser {
     return v;
   }
 
-  /** Lease ids as this side's etcdctl printed them, to map them alike on both sides. */
+  /**
+   * Lease (and member) ids as this side's etcdctl printed them, to map them alike on both
+   * sides: zero-padded (%016x), bare (%x) and padded with spaces (%16x) are one id.
+   */
   lease(hex: string): void {
-    this.id(hex.padStart(16, '0'), 'lease');
+    const v = this.id(hex.padStart(16, '0'), 'lease');
+    this.ids.set(`leasebare:${BigInt(`0x${hex}`).toString(16)}`, v);
     this.id(BigInt.asIntN(64, BigInt(`0x${hex}`)).toString(), 'leasedec');
   }
 
@@ -105,6 +109,8 @@ export class Normaliser {
       const token = key.slice(key.indexOf(':') + 1);
       s = s.replace(new RegExp(`\\b${token}\\b`, 'g'), value);
     }
+    // %16x pads a short id with spaces: the placeholder takes its place, padding and all.
+    s = s.replace(/ +(<lease\d+>)/g, ' $1');
     s = s.replace(/"ts":("[^"]*"|[\d.e+]+)/g, '"ts":<ts>');
     s = s.replace(/endpoint:\/\/client-[0-9a-f-]+\//g, 'endpoint://client-<uuid>/');
     s = s.replace(/took = [\d.]+[µnm]?s/g, 'took = <took>');
