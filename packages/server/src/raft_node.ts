@@ -57,8 +57,11 @@ export interface RaftNodeDeps {
   snapshotIndex: number;
   /** The membership a raft snapshot carries (etcd 3.4's v2 store). */
   snapshotData(): Uint8Array;
-  /** A MsgSnap raft wants sent: the member streams its database after it (etcd's msgSnapC). */
-  sendSnapshot(m: Message): void;
+  /**
+   * A MsgSnap raft wants sent, with what is applied and the membership now: the member
+   * streams its database after it (etcd's msgSnapC and createMergedSnapshotMessage).
+   */
+  sendSnapshot(m: Message, applied: { index: number; term: number }, data: Uint8Array): void;
   /**
    * A snapshot from the leader, persisted: install its database and reload the stores
    * (etcd's applySnapshot), before any entry after it is applied.
@@ -271,8 +274,11 @@ export class RaftNode {
   private send(msgs: Message[]): void {
     const rest: Message[] = [];
     for (const m of msgs) {
-      if (m.type === MessageType.MsgSnap) this.d.sendSnapshot(m);
-      else rest.push(m);
+      if (m.type === MessageType.MsgSnap) {
+        const { applier } = this.d;
+        const applied = { index: applier.appliedIndex, term: applier.appliedTerm };
+        this.d.sendSnapshot(m, applied, this.d.snapshotData());
+      } else rest.push(m);
     }
     if (rest.length > 0) this.d.transport.send(rest);
   }

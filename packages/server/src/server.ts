@@ -135,25 +135,13 @@ export class EtcdServer {
       clock,
       onRemoved: (err) => this.stopRemoved(String(err)),
     });
+    const target = { ...b, noSync: cfg.unsafeNoFsync, lg: this.lg };
     this.node = new RaftNode({
       ...b,
       applier: this.applier,
       transport: this.peers,
-      sendSnapshot: (m) =>
-        this.peers.sendSnapshot(
-          m,
-          { index: this.applier.appliedIndex, term: this.applier.appliedTerm },
-          this.cluster.snapshotData(),
-        ),
-      installSnapshot: (snap) =>
-        installSnapshot(
-          {
-            ...b,
-            noSync: cfg.unsafeNoFsync,
-            lg: this.lg,
-          },
-          snap,
-        ),
+      sendSnapshot: (m, applied, data) => this.peers.sendSnapshot(m, applied, data),
+      installSnapshot: (snap) => installSnapshot(target, snap),
       clock,
       lg: this.lg,
       cfg,

@@ -299,7 +299,9 @@ function loadX509(): Promise<X509Module> {
   x509Module ??= (async () => {
     await import('reflect-metadata');
     const m = await import('@peculiar/x509');
-    m.cryptoProvider.set(webcrypto as unknown as Parameters<typeof m.cryptoProvider.set>[0]);
+    // Node's Web Crypto (globalThis.crypto since Node 19, the same object as node:crypto's
+    // webcrypto), which the library's DOM typing names differently.
+    m.cryptoProvider.set(Reflect.get(globalThis, 'crypto') ?? webcrypto);
     return m;
   })();
   return x509Module;
