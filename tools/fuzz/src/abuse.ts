@@ -543,7 +543,10 @@ export async function runAbuse(
   let round = 0;
   try {
     while (Date.now() < deadline) {
-      const order = [...SCENARIO_NAMES].sort(() => r() - 0.5);
+      // FUZZ_ABUSE=name,name runs only those scenarios (to watch one of them for leaks).
+      const only = process.env.FUZZ_ABUSE?.split(',').filter((n) => SCENARIO_NAMES.includes(n));
+      const names = only !== undefined && only.length > 0 ? only : SCENARIO_NAMES;
+      const order = [...names].sort(() => r() - 0.5);
       for (const name of order) {
         if (Date.now() >= deadline) break;
         if (proc === undefined) {

@@ -26,6 +26,8 @@ export interface DivergenceContext {
   differences: Difference[];
   /** Debian's etcd exited at this op. */
   referenceCrashed: boolean;
+  /** A NOSPACE or CORRUPT alarm stood on etcd 3.4 before this op, as its answers showed. */
+  referenceAlarm?: boolean;
 }
 
 export const DIVERGENCES: readonly DocumentedDivergence[] = (
@@ -102,6 +104,14 @@ export const MATCHERS: Record<string, (c: DivergenceContext) => boolean> = {
     return c.referenceCrashed || c.differences.every((d) => d.path.startsWith('resp.alarms'));
   },
 
+  'auth-kept-during-alarm': (c) => {
+    if (c.op.kind !== 'call' || c.referenceAlarm !== true || c.referenceCrashed) return false;
+    if (!APPLY_CHECKED.has(c.op.rpc)) return false;
+    return (
+      isAuthRefusal(c.ours) && !isAuthRefusal(c.reference) && c.reference.code !== 'UNAVAILABLE'
+    );
+  },
+
   'bcrypt-password-over-72-bytes': (c) =>
     c.op.kind === 'call' &&
     (c.op.rpc === 'Auth.UserAdd' || c.op.rpc === 'Auth.UserChangePassword') &&
@@ -113,16 +123,12 @@ export const MATCHERS: Record<string, (c: DivergenceContext) => boolean> = {
   'progress-request-without-watchers': (c) => {
     if (c.referenceCrashed || (c.op.kind !== 'check' && c.op.kind !== 'close')) return false;
     // Per stream (a check) or for the closed stream: drop the progress answers etcd 3.4 sent
-    // on a stream where ours had no watcher at all; then nothing else may differ.
+    // while the stream had no watcher (`alone`); then nothing else may differ.
     const strip = (ref: JsonObject, ours: JsonObject): [JsonObject, JsonObject] => {
-      const active = Object.entries(ours).some(
-        ([id, l]) => id !== '-1' && Array.isArray(l) && l.some((e) => isCreated(e)),
-      );
-      if (active) return [ref, ours];
       const out = { ...ref };
       const list = out['-1'];
       if (Array.isArray(list)) {
-        const rest = list.filter((e) => !isProgress(e));
+        const rest = list.filter((e) => !isLoneProgress(e));
         if (rest.length === 0) delete out['-1'];
         else out['-1'] = rest;
       }
@@ -155,12 +161,43 @@ export const MATCHERS: Record<string, (c: DivergenceContext) => boolean> = {
   },
 };
 
-function isCreated(e: unknown): boolean {
-  return e !== null && typeof e === 'object' && (e as JsonObject).created === true;
+/** The requests whose permission etcd checks as they apply (its authApplierV3). */
+const APPLY_CHECKED = new Set([
+  'KV.DeleteRange',
+  'KV.Txn',
+  'Lease.LeaseRevoke',
+  'Auth.AuthEnable',
+  'Auth.AuthDisable',
+  'Auth.UserAdd',
+  'Auth.UserDelete',
+  'Auth.UserChangePassword',
+  'Auth.UserGrantRole',
+  'Auth.UserRevokeRole',
+  'Auth.UserGet',
+  'Auth.UserList',
+  'Auth.RoleAdd',
+  'Auth.RoleDelete',
+  'Auth.RoleGet',
+  'Auth.RoleList',
+  'Auth.RoleGrantPermission',
+  'Auth.RoleRevokePermission',
+]);
+
+function isAuthRefusal(o: JsonObject): boolean {
+  return (
+    isError(o, 'PERMISSION_DENIED', 'etcdserver: permission denied') ||
+    isError(o, 'INVALID_ARGUMENT', 'etcdserver: user name is empty') ||
+    isError(o, 'FAILED_PRECONDITION', 'etcdserver: revision of auth store is old')
+  );
 }
 
-function isProgress(e: unknown): boolean {
-  return e !== null && typeof e === 'object' && 'progress' in (e as JsonObject);
+function isLoneProgress(e: unknown): boolean {
+  return (
+    e !== null &&
+    typeof e === 'object' &&
+    'progress' in (e as JsonObject) &&
+    (e as JsonObject).alone === true
+  );
 }
 
 /** A password's bytes as the generator writes it (a UTF-8 string). */

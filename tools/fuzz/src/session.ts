@@ -119,7 +119,9 @@ export async function runSequence(
   const ref = pair.reference;
   const ours = pair.ours;
   const all = [...ops, { kind: 'check' } as Op];
+  const alarms = new Set<string>();
   for (let i = 0; i < all.length; i++) {
+    const referenceAlarm = alarms.size > 0;
     if (options.deadline !== undefined && Date.now() > options.deadline) {
       return { executed: i, findings, stoppedAt: i };
     }
@@ -154,6 +156,7 @@ export async function runSequence(
         ours: b,
         differences,
         referenceCrashed: true,
+        referenceAlarm,
       };
       const f: Finding = {
         kind: 'reference-crash',
@@ -170,6 +173,7 @@ export async function runSequence(
       findings.push(f);
       return { executed: i + 1, findings, stoppedAt: i };
     }
+    trackAlarms(alarms, op, a);
     if (differences.length > 0) {
       const ctx: DivergenceContext = {
         op,
@@ -177,6 +181,7 @@ export async function runSequence(
         ours: b,
         differences,
         referenceCrashed: false,
+        referenceAlarm,
       };
       const f: Finding = {
         kind: 'divergence',
@@ -214,6 +219,23 @@ export async function runSequence(
     }
   }
   return { executed: all.length, findings };
+}
+
+/**
+ * The NOSPACE and CORRUPT alarms standing on etcd 3.4, as far as its answers tell: raised by
+ * a refusal for space or an ACTIVATE it answered, cleared by a DEACTIVATE it answered.
+ */
+function trackAlarms(alarms: Set<string>, op: Op, a: JsonObject): void {
+  if (/database space exceeded/.test(JSON.stringify(a))) alarms.add('self NOSPACE');
+  if (op.kind !== 'call' || op.rpc !== 'Maintenance.Alarm' || a.code !== 'OK') return;
+  const listed = ((a.resp as JsonObject | undefined)?.alarms as JsonObject[] | undefined) ?? [];
+  const action = op.req.action;
+  for (const m of listed) {
+    const key = `${String(m.memberID ?? '0')} ${String(m.alarm ?? 'NONE')}`;
+    if (!/NOSPACE|CORRUPT/.test(key)) continue;
+    if (action === 'ACTIVATE' || action === 1) alarms.add(key);
+    if (action === 'DEACTIVATE' || action === 2) alarms.delete(key);
+  }
 }
 
 function isUnavailable(o: JsonObject): boolean {

@@ -116,6 +116,8 @@ class Duplex {
 class WatchState {
   creates = 0;
   created = 0;
+  /** Watch ids created and not canceled on this stream. */
+  readonly active = new Set<string>();
   readonly perWatch = new Map<string, Json[]>();
   duplex!: Duplex;
 
@@ -374,13 +376,16 @@ export class Target {
     if (m.created === true) {
       w.created++;
       w.add(id, extra({ created: true, canceled: m.canceled === true, revision: rev }));
+      if (m.canceled !== true) w.active.add(id);
     }
     for (const e of events) w.add(id, { event: this.norm.event(e) });
     if (m.created !== true && m.canceled === true) {
       w.add(id, extra({ canceled: true, revision: rev }));
+      w.active.delete(id);
     }
     if (m.created !== true && m.canceled !== true && events.length === 0) {
-      w.add(id, extra({ progress: rev }));
+      // `alone`: the stream had no watcher when the notification came.
+      w.add(id, extra(w.active.size === 0 ? { progress: rev, alone: true } : { progress: rev }));
     }
     if (m.$undecodable !== undefined) w.add(id, { undecodable: m.$undecodable as Json });
   }
