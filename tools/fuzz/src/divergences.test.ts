@@ -58,6 +58,31 @@ describe('divergences.json', () => {
     expect(documentedDivergence(ctx(noKeys, withKeys, denied))).toBeUndefined();
   });
 
+  it('matches auth kept during an alarm only while etcd 3.4 has one standing', () => {
+    const op: Op = { kind: 'call', rpc: 'Auth.AuthDisable', req: {} };
+    const ref = { code: 'OK', resp: {} };
+    const ours = { code: 'INVALID_ARGUMENT', message: 'etcdserver: user name is empty' };
+    expect(documentedDivergence({ ...ctx(op, ref, ours), referenceAlarm: true })).toBe(
+      'auth-kept-during-alarm',
+    );
+    expect(documentedDivergence({ ...ctx(op, ref, ours), referenceAlarm: false })).toBeUndefined();
+    const put: Op = { kind: 'call', rpc: 'KV.Range', req: { key: 'a' } };
+    expect(documentedDivergence({ ...ctx(put, ref, ours), referenceAlarm: true })).toBeUndefined();
+  });
+
+  it('matches progress answers only when they came to a stream without watchers', () => {
+    const op: Op = { kind: 'check' };
+    const lone = {
+      watches: { '1': { '0': [{ created: true }], '-1': [{ progress: 1, alone: true }] } },
+    };
+    const withWatchers = {
+      watches: { '1': { '0': [{ created: true }], '-1': [{ progress: 1 }] } },
+    };
+    const ours = { watches: { '1': { '0': [{ created: true }] } } };
+    expect(documentedDivergence(ctx(op, lone, ours))).toBe('progress-request-without-watchers');
+    expect(documentedDivergence(ctx(op, withWatchers, ours))).toBeUndefined();
+  });
+
   it('matches etcd 3.5 RPCs only where etcd 3.4 does not have them', () => {
     const op: Op = { kind: 'call', rpc: 'Auth.AuthStatus', req: {} };
     const unimpl = {
